@@ -1,0 +1,48 @@
+"""What every component shares about the environment it is deployed into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pulumi
+
+REQUIRED_TAGS = ("owner", "cost-center")
+"""Tags every taggable resource must carry (plus `environment` and `managed-by`, added here)."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The deployment environment: its name, its tags and whether stateful resources are protected.
+
+    Attributes:
+        name: `dev`, `staging` or `prod`. Policies and defaults key off it.
+        tags: Tags for every taggable resource; must include `owner` and `cost-center`.
+            `environment=<name>` and `managed-by=pulumi` are added.
+        protect_stateful: Protect and retain stateful resources (buckets, keys, storage
+            accounts, clusters). Default: True in `prod` only, so dev can be torn down freely
+            and prod data survives a mistaken `pulumi destroy` or a rename.
+    """
+
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    protect_stateful: bool | None = None
+
+    @property
+    def protected(self) -> bool:
+        return self.name == "prod" if self.protect_stateful is None else self.protect_stateful
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+    def resource_tags(self, **extra: str) -> dict[str, str]:
+        """The tags to put on resources: the given tags, environment, managed-by, then `extra`."""
+        return {**self.tags, "environment": self.name, "managed-by": "pulumi", **extra}
+
+    def child(self, parent: pulumi.Resource, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a child of `parent`; stateful children are protected and retained when protected."""
+        opts = pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]
+        if stateful and self.protected:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True))
+        return opts

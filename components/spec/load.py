@@ -1,0 +1,136 @@
+"""Load the environment spec from stack config and report every problem at once.
+
+Each problem names its config key path (`aiinfra:cells[1].region`), the value
+received and what is allowed. Nothing is registered before this succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Mapping
+
+import pulumi
+import pulumi.runtime
+from pydantic import BaseModel, ValidationError
+
+from ..catalog.regions import CLOUDS
+from ..common import InputError, Problem
+from ..storage import storage_problems
+from .model import AwsCell, AzureCell, EnvironmentSpec, GcpCell
+
+CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
+
+_OBJECT_KEYS = {"tags", "cells", "targets"}
+
+
+def _all_config(namespace: str) -> dict[str, str]:
+    """Every config key of `namespace`, as the engine passed them to the program."""
+    merged: dict[str, Any] = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    prefix = f"{namespace}:"
+    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+def key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
+    """('cells', 1, 'aws', 'region') -> 'aiinfra:cells[1].region' (union tags dropped)."""
+    text = f"{namespace}:"
+    previous: int | str | None = None
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif isinstance(previous, int) and part in CLOUDS and i == 2 and loc[0] == "cells":
+            pass  # the discriminated union's member tag, not a key
+        else:
+            text += part if text.endswith(":") else f".{part}"
+        previous = part
+    return text
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class whose keys live at `loc` (to list the allowed keys)."""
+    model: type[BaseModel] | None = EnvironmentSpec
+    i = 0
+    while model is not None and i < len(loc):
+        part = loc[i]
+        if part == "cells":  # cells, index, union tag
+            tag = loc[i + 2] if len(loc) > i + 2 else None
+            model = CELL_MODELS.get(str(tag))
+            i += 3
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        candidates = getattr(annotation, "__args__", None) or (annotation,)
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        i += 1
+    return model
+
+
+def _problem(namespace: str, error: Mapping[str, Any]) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "missing":
+        return Problem(key_path(namespace, loc), None, "required", missing=True)
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "see the README"
+        return Problem(key_path(namespace, loc), error["input"], f"unknown key; allowed keys here: {allowed}")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        got = error["input"].get("cloud") if isinstance(error["input"], dict) else error["input"]
+        return Problem(key_path(namespace, (*loc, "cloud")), got, "allowed: 'aws', 'azure' or 'gcp'",
+                       missing=kind == "union_tag_not_found")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    allowed = message if message.startswith("allowed") else f"allowed: {message[0].lower()}{message[1:]}"
+    return Problem(key_path(namespace, loc), error["input"], allowed)
+
+
+def _semantic_problems(namespace: str, spec: EnvironmentSpec) -> list[Problem]:
+    """Rules across fields and cells, checked once every field is valid."""
+    problems: list[Problem] = []
+    counts = Counter(cell.name for cell in spec.cells)
+    for i, cell in enumerate(spec.cells):
+        path = key_path(namespace, ("cells", i))
+        if counts[cell.name] > 1:
+            problems.append(Problem(f"{path}.name", cell.name, "allowed: a name no other cell uses"))
+        problems += [p.under(f"{path}.storage") for p in storage_problems(cell.cloud, cell.region, cell.storage)]
+    return problems
+
+
+def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> EnvironmentSpec:
+    """Validate raw config strings (key without namespace -> engine string) into a spec."""
+    problems: list[Problem] = []
+    data: dict[str, Any] = {}
+    allowed_keys = ["environment", *sorted(_OBJECT_KEYS)]
+    for key, text in sorted(raw_config.items()):
+        if key not in allowed_keys:
+            problems.append(Problem(f"{namespace}:{key}", text, f"unknown key; allowed keys: {', '.join(allowed_keys)}"))
+        elif key in _OBJECT_KEYS:
+            try:
+                data[key] = json.loads(text)
+            except json.JSONDecodeError:
+                problems.append(Problem(f"{namespace}:{key}", text, "allowed: a structured value (a YAML mapping or list)"))
+        else:
+            data[key] = text
+    if "environment" not in data:
+        if stack in ("dev", "staging", "prod"):
+            data["environment"] = stack
+        else:
+            problems.append(Problem(f"{namespace}:environment", None,
+                                    f"required when the stack name ({stack!r}) is not dev, staging or prod",
+                                    missing=True))
+            data["environment"] = "dev"  # keep validating the rest
+    try:
+        spec = EnvironmentSpec.model_validate(data)
+    except ValidationError as exc:
+        problems += [_problem(namespace, e) for e in exc.errors()]
+        spec = None
+    if spec is not None:
+        problems += _semantic_problems(namespace, spec)
+    if problems or spec is None:
+        raise InputError(f"invalid configuration for stack {stack!r}", problems)
+    return spec
+
+
+def load_spec() -> EnvironmentSpec:
+    """The spec of the running stack; raises InputError (no traceback) listing every problem."""
+    namespace = pulumi.get_project()
+    return parse_spec(namespace, pulumi.get_stack(), _all_config(namespace))

@@ -1,0 +1,112 @@
+"""The environment spec: one typed description of a whole environment.
+
+Read from stack config (`aiinfra:environment`, `aiinfra:tags`, `aiinfra:cells`,
+`aiinfra:targets`). Unknown keys are errors everywhere, so a typo never passes
+silently. Sections later capabilities need are added to the cell models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..catalog.regions import region_problem
+from ..common import REQUIRED_TAGS
+from ..storage import ObjectStoreOptions
+
+CELL_NAME = r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$"
+_PORTABLE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class _CellBase(_Strict):
+    name: str = Field(pattern=CELL_NAME)
+    """Cell name: 3-24 lowercase letters, digits, dashes; unique in the environment. Used in
+    every child resource name, so renaming a cell replaces its infrastructure."""
+
+    region: str
+    """The cloud's region for everything in the cell."""
+
+    storage: ObjectStoreOptions = ObjectStoreOptions()
+    """The cell's object store (models and artifacts). Default: ObjectStoreOptions defaults."""
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        cloud = cls.model_fields["cloud"].default
+        if (bad := region_problem(cloud, value)) is not None:
+            raise ValueError(bad)
+        return value
+
+
+class AwsCell(_CellBase):
+    """A cell on AWS."""
+
+    cloud: Literal["aws"] = "aws"
+
+
+class AzureCell(_CellBase):
+    """A cell on Azure."""
+
+    cloud: Literal["azure"] = "azure"
+    resource_group: str | None = None
+    """An existing resource group for the cell's resources. Default: one is created."""
+
+
+class GcpCell(_CellBase):
+    """A cell on GCP."""
+
+    cloud: Literal["gcp"] = "gcp"
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    """The GCP project id that holds the cell (required: GCP resources live in a project)."""
+
+
+Cell = Annotated[Union[AwsCell, AzureCell, GcpCell], Field(discriminator="cloud")]
+
+
+class Targets(_Strict):
+    """Promises the environment must keep; preflight checks them against the plan."""
+
+    rto_seconds: int | None = Field(default=None, ge=1)
+    """Longest tolerated time for traffic to leave a failed cell. Default: not checked."""
+    rpo_minutes: int | None = Field(default=None, ge=1)
+    """Most data (in minutes) a recovery may lose. Default: not checked."""
+    min_gpu_replicas: int | None = Field(default=None, ge=0)
+    """Serving replicas that must remain after losing any one cloud. Default: not checked."""
+    monthly_budget_usd: float | None = Field(default=None, gt=0)
+    """Monthly budget the cost estimate must stay under at minimum scale. Default: none."""
+
+
+class EnvironmentSpec(_Strict):
+    """The whole environment: its name, tags, cells and targets."""
+
+    environment: Literal["dev", "staging", "prod"]
+    """Environment tier. Drives secure defaults: prod protects and retains stateful resources."""
+
+    tags: dict[str, str]
+    """Tags for every taggable resource. Must include `owner` and `cost-center`; keys and values
+    use lowercase letters, digits, `-` and `_` (at most 63), the strictest rule among the clouds
+    (GCP labels)."""
+
+    cells: list[Cell] = Field(min_length=1)
+    """One cell per cloud and region. At least one."""
+
+    targets: Targets = Targets()
+    """Recovery, capacity and budget targets. Default: none checked."""
+
+    @field_validator("tags")
+    @classmethod
+    def _portable_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        problems = [f"missing required tag {key!r}" for key in REQUIRED_TAGS if not tags.get(key)]
+        problems += [f"tag {k!r}={v!r} is not portable" for k, v in tags.items()
+                     if not (_PORTABLE.match(k) and _PORTABLE.match(v)) and tags.get(k)]
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + f"; allowed: a mapping with {', '.join(REQUIRED_TAGS)}, keys and values "
+                "matching [a-z0-9][a-z0-9_-]{0,62} (GCP label rules, the strictest of the three clouds)")
+        return tags
