@@ -11,7 +11,7 @@ from .spec import EnvironmentSpec
 
 def deploy(spec: EnvironmentSpec) -> dict[str, Cell]:
     """Register every cell of `spec` and export provider-neutral outputs."""
-    environment = Environment(name=spec.environment, tags=spec.tags)
+    environment = Environment(name=spec.environment, tags=spec.tags.as_dict())
     cells = {cell.name: Cell(cell, environment) for cell in spec.cells}
     pulumi.export("environment", spec.environment)
     pulumi.export("cells", {

@@ -42,7 +42,7 @@ def _plan(args: argparse.Namespace, err: Console) -> PlanResult:
     except ProgramError as exc:
         if args.debug:
             err.print(escape("".join(traceback.format_exception(exc.original))), highlight=False)
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         err.print(f"{exc.registered} resources were registered before the error"
                   + ("" if exc.registered == 0 else " (a real `pulumi up` would have created them)"),
                   highlight=False)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return func(args, out, err)
     except CommandError as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except SystemExit as exc:
         code: Any = exc.code

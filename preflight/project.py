@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "<secret>"
 """What a program reads for a `secure:` value offline: the plaintext is unknowable here."""
 
 

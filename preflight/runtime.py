@@ -8,6 +8,7 @@ finishes the root stack early and loses the exports.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import os
 import runpy
@@ -32,6 +33,24 @@ SHIELDED_PREFIXES = (
     "PULUMI_CONFIG", "PULUMI_K8S_", "KUBECONFIG", "KUBERNETES_",
     "AWS_", "AZURE_", "ARM_", "MSI_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "GCP_",
 )
+
+
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs each monitor call at once on the loop's thread.
+
+    The SDK hands every engine RPC to an executor because a real engine is a
+    remote process. Ours is in-process and never blocks, so a thread hop per
+    call only adds latency and lets completions trickle in over many event-loop
+    rounds; running inline keeps the loop busy and the plan fast.
+    """
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            future.set_exception(exc)
+        return future
 
 
 class ProgramError(Exception):
@@ -98,6 +117,7 @@ def run_program(project: Project, stack: str, config: StackConfig,
             runpy.run_path(str(project.main), run_name="__main__")
 
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(InlineExecutor())
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(run_in_stack(program))

@@ -49,7 +49,7 @@ def region_problem(cloud: Cloud, region: str) -> str | None:
     """None when `region` is known for `cloud`, else what is allowed."""
     if region in REGIONS[cloud]:
         return None
-    return f"allowed: a {CLOUD_TITLES[cloud]} region, one of {', '.join(REGIONS[cloud])}"
+    return f"allowed: one of the {CLOUD_TITLES[cloud]} regions {', '.join(REGIONS[cloud])}"
 
 
 def gcp_dual_region_location(primary: str, secondary: str) -> str | None:

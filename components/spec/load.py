@@ -12,13 +12,14 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi.runtime
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..catalog.regions import CLOUDS
 from ..common import InputError, Problem
 from ..storage import storage_problems
-from .model import AwsCell, AzureCell, EnvironmentSpec, GcpCell
+from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 
+_CELL: TypeAdapter[Cell] = TypeAdapter(Cell)
 CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
 
 _OBJECT_KEYS = {"tags", "cells", "targets"}
@@ -83,14 +84,24 @@ def _problem(namespace: str, error: Mapping[str, Any]) -> Problem:
     return Problem(key_path(namespace, loc), error["input"], allowed)
 
 
-def _semantic_problems(namespace: str, spec: EnvironmentSpec) -> list[Problem]:
-    """Rules across fields and cells, checked once every field is valid."""
+def _cell_rule_problems(namespace: str, raw_cells: Any) -> list[Problem]:
+    """Rules across fields and cells, checked on every cell whose own fields are valid,
+    so they are reported together with any field errors elsewhere."""
+    if not isinstance(raw_cells, list):
+        return []
     problems: list[Problem] = []
-    counts = Counter(cell.name for cell in spec.cells)
-    for i, cell in enumerate(spec.cells):
+    names = Counter(c.get("name") for c in raw_cells if isinstance(c, dict))
+    seen: set[Any] = set()
+    for i, raw in enumerate(raw_cells):
         path = key_path(namespace, ("cells", i))
-        if counts[cell.name] > 1:
-            problems.append(Problem(f"{path}.name", cell.name, "allowed: a name no other cell uses"))
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if name is not None and names[name] > 1 and name in seen:
+            problems.append(Problem(f"{path}.name", name, "allowed: a name no other cell uses"))
+        seen.add(name)
+        try:
+            cell = _CELL.validate_python(raw)
+        except ValidationError:
+            continue  # its field errors come from the whole-spec validation
         problems += [p.under(f"{path}.storage") for p in storage_problems(cell.cloud, cell.region, cell.storage)]
     return problems
 
@@ -118,13 +129,12 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
                                     f"required when the stack name ({stack!r}) is not dev, staging or prod",
                                     missing=True))
             data["environment"] = "dev"  # keep validating the rest
+    spec: EnvironmentSpec | None = None
     try:
         spec = EnvironmentSpec.model_validate(data)
     except ValidationError as exc:
         problems += [_problem(namespace, e) for e in exc.errors()]
-        spec = None
-    if spec is not None:
-        problems += _semantic_problems(namespace, spec)
+    problems += _cell_rule_problems(namespace, data.get("cells"))
     if problems or spec is None:
         raise InputError(f"invalid configuration for stack {stack!r}", problems)
     return spec

@@ -10,14 +10,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..catalog.regions import region_problem
-from ..common import REQUIRED_TAGS
 from ..storage import ObjectStoreOptions
 
 CELL_NAME = r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$"
 _PORTABLE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _portable(value: str) -> str:
+    if not _PORTABLE.match(value):
+        raise ValueError(
+            "allowed: 1-63 lowercase letters, digits, '-' and '_', starting with a letter or digit "
+            "(GCP label rules, the strictest of the three clouds)")
+    return value
+
+
+TagValue = Annotated[str, AfterValidator(_portable)]
 
 
 class _Strict(BaseModel):
@@ -82,31 +92,40 @@ class Targets(_Strict):
     """Monthly budget the cost estimate must stay under at minimum scale. Default: none."""
 
 
+class Tags(BaseModel):
+    """Tags for every taggable resource: `owner` and `cost-center` required, more allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
+    __pydantic_extra__: dict[str, TagValue]  # pyright: ignore[reportIncompatibleVariableOverride]
+
+    owner: TagValue
+    """Team that owns the environment (required)."""
+    cost_center: TagValue = Field(alias="cost-center")
+    """Cost center billed for it (required)."""
+
+    @model_validator(mode="after")
+    def _portable_keys(self) -> "Tags":
+        for key in self.model_extra or {}:
+            if not _PORTABLE.match(key) or key in ("environment", "managed-by", "cell"):
+                raise ValueError(f"tag key {key!r} is not allowed; allowed: keys matching "
+                                 "[a-z0-9][a-z0-9_-]{0,62} other than environment, managed-by and cell (set by the library)")
+        return self
+
+    def as_dict(self) -> dict[str, str]:
+        return {"owner": self.owner, "cost-center": self.cost_center, **(self.model_extra or {})}
+
+
 class EnvironmentSpec(_Strict):
     """The whole environment: its name, tags, cells and targets."""
 
     environment: Literal["dev", "staging", "prod"]
     """Environment tier. Drives secure defaults: prod protects and retains stateful resources."""
 
-    tags: dict[str, str]
-    """Tags for every taggable resource. Must include `owner` and `cost-center`; keys and values
-    use lowercase letters, digits, `-` and `_` (at most 63), the strictest rule among the clouds
-    (GCP labels)."""
+    tags: Tags
+    """Tags for every taggable resource; see Tags."""
 
     cells: list[Cell] = Field(min_length=1)
     """One cell per cloud and region. At least one."""
 
     targets: Targets = Targets()
     """Recovery, capacity and budget targets. Default: none checked."""
-
-    @field_validator("tags")
-    @classmethod
-    def _portable_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        problems = [f"missing required tag {key!r}" for key in REQUIRED_TAGS if not tags.get(key)]
-        problems += [f"tag {k!r}={v!r} is not portable" for k, v in tags.items()
-                     if not (_PORTABLE.match(k) and _PORTABLE.match(v)) and tags.get(k)]
-        if problems:
-            raise ValueError(
-                "; ".join(problems) + f"; allowed: a mapping with {', '.join(REQUIRED_TAGS)}, keys and values "
-                "matching [a-z0-9][a-z0-9_-]{0,62} (GCP label rules, the strictest of the three clouds)")
-        return tags

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ..common.naming import global_name
 from .args import ObjectStoreArgs, StoreOutputs
 
 
@@ -22,6 +23,15 @@ class _SecureBucket:
     key_arn: pulumi.Output[str]
     versioning: aws.s3.BucketVersioning
     stateful: list[pulumi.Resource]
+
+
+def partition(region: str) -> str:
+    """The AWS partition of a region (ARNs need it): aws-cn, aws-us-gov or aws."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def _tls_only_policy(bucket_arn: str) -> str:
@@ -53,28 +63,29 @@ def _secure_bucket(parent: pulumi.Resource, name: str, args: ObjectStoreArgs, *,
             opts=env.child(parent, stateful=True))
         stateful.append(key)
         key_arn = key.arn
-    bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, region=region,
+    bucket_name = global_name(name)
+    bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False, region=region,
                            opts=env.child(parent, stateful=True))
     stateful.append(bucket)
     # ACLs off: the bucket owner owns every object, access is by policy only.
     ownership = aws.s3.BucketOwnershipControls(
-        f"{name}-ownership", bucket=bucket.id, region=region,
+        f"{name}-ownership", bucket=bucket.bucket, region=region,
         rule={"object_ownership": "BucketOwnerEnforced"}, opts=env.child(parent))
     public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-public-access", bucket=bucket.id, region=region,
+        f"{name}-public-access", bucket=bucket.bucket, region=region,
         block_public_acls=True, block_public_policy=True,
         ignore_public_acls=True, restrict_public_buckets=True, opts=env.child(parent))
     aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-encryption", bucket=bucket.id, region=region,
+        f"{name}-encryption", bucket=bucket.bucket, region=region,
         rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                             "kms_master_key_id": key_arn},
                 "bucket_key_enabled": True}],
         opts=env.child(parent))
     versioning = aws.s3.BucketVersioning(
-        f"{name}-versioning", bucket=bucket.id, region=region,
+        f"{name}-versioning", bucket=bucket.bucket, region=region,
         versioning_configuration={"status": "Enabled"}, opts=env.child(parent))
     aws.s3.BucketLifecycleConfiguration(
-        f"{name}-lifecycle", bucket=bucket.id, region=region,
+        f"{name}-lifecycle", bucket=bucket.bucket, region=region,
         rules=[
             {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": {},
              "noncurrent_version_expiration": {"noncurrent_days": args.options.noncurrent_version_days}},
@@ -83,8 +94,9 @@ def _secure_bucket(parent: pulumi.Resource, name: str, args: ObjectStoreArgs, *,
         ],
         opts=env.child(parent, depends_on=[versioning]))
     aws.s3.BucketPolicy(
-        f"{name}-policy", bucket=bucket.id, region=region,
-        policy=bucket.arn.apply(_tls_only_policy),
+        f"{name}-policy", bucket=bucket.bucket, region=region,
+        # Built from the known name (not bucket.arn) so the policy is visible in an offline plan.
+        policy=_tls_only_policy(f"arn:{partition(region)}:s3:::{bucket_name}"),
         # The public-access block must exist first, or S3 may reject the policy update race.
         opts=env.child(parent, depends_on=[public_access, ownership]))
     return _SecureBucket(bucket, pulumi.Output.from_input(key_arn), versioning, stateful)
@@ -121,7 +133,7 @@ def _replication(parent: pulumi.Resource, name: str, args: ObjectStoreArgs,
                                      opts=env.child(parent))
     aws.s3.BucketReplicationConfig(
         f"{name}-replication",
-        bucket=source.bucket.id,
+        bucket=source.bucket.bucket,
         role=role.arn,
         rules=[{
             "id": "replicate-all",

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..catalog.regions import gcp_dual_region_location
+from ..common.naming import global_name
 from .args import ObjectStoreArgs, StoreOutputs
 
 _DAY = 86_400
@@ -27,6 +28,7 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
         placement = {"data_locations": [args.region.upper(), opts.replica_region.upper()]}
     bucket = gcp.storage.Bucket(
         f"{name}-bucket",
+        name=global_name(name),
         project=args.project,
         location=location,
         custom_placement_config=placement,

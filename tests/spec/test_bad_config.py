@@ -1,0 +1,108 @@
+"""Bad stack configuration: exit 2, every problem with its key path, no traceback, nothing registered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ScratchProject, base_config
+
+AWS = {"name": "aws-use1", "cloud": "aws", "region": "us-east-1"}
+GCP = {"name": "gcp-usc1", "cloud": "gcp", "region": "us-central1", "project": "acme-aiinfra-dev"}
+AZURE = {"name": "azure-eus", "cloud": "azure", "region": "eastus"}
+
+CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("unknown region", base_config(**{"aiinfra:cells": [{**AWS, "region": "us-east-9"}]}),
+     ["aiinfra:cells[0].region", "'us-east-9'", "us-west-2"]),
+    ("unknown cloud", base_config(**{"aiinfra:cells": [{**AWS, "cloud": "oracle"}]}),
+     ["aiinfra:cells[0].cloud", "'oracle'", "'aws', 'azure' or 'gcp'"]),
+    ("missing cloud", base_config(**{"aiinfra:cells": [{"name": "x-one", "region": "us-east-1"}]}),
+     ["aiinfra:cells[0].cloud: missing"]),
+    ("missing name", base_config(**{"aiinfra:cells": [{"cloud": "aws", "region": "us-east-1"}]}),
+     ["aiinfra:cells[0].name: missing"]),
+    ("bad name", base_config(**{"aiinfra:cells": [{**AWS, "name": "AWS_1"}]}),
+     ["aiinfra:cells[0].name", "'AWS_1'"]),
+    ("duplicate names", base_config(**{"aiinfra:cells": [AWS, {**AWS, "region": "us-west-2"}]}),
+     ["aiinfra:cells[1].name", "no other cell"]),
+    ("unknown cell key", base_config(**{"aiinfra:cells": [{**AWS, "zone": "a"}]}),
+     ["aiinfra:cells[0].zone", "unknown key", "region"]),
+    ("unknown top-level key", base_config(**{"aiinfra:cell": [AWS]}),
+     ["aiinfra:cell:", "unknown key", "cells"]),
+    ("missing owner tag", base_config(**{"aiinfra:tags": {"cost-center": "cc-1"}}),
+     ["aiinfra:tags.owner: missing"]),
+    ("non-portable tag", base_config(**{"aiinfra:tags": {"owner": "Jane Doe", "cost-center": "cc-1"}}),
+     ["aiinfra:tags.owner", "'Jane Doe'", "lowercase letters"]),
+    ("no cells", base_config(**{"aiinfra:cells": []}),
+     ["aiinfra:cells", "at least 1"]),
+    ("gcp without project", base_config(**{"aiinfra:cells": [{k: v for k, v in GCP.items() if k != "project"}]}),
+     ["aiinfra:cells[0].project: missing"]),
+    ("project on an aws cell", base_config(**{"aiinfra:cells": [{**AWS, "project": "acme-aiinfra-dev"}]}),
+     ["aiinfra:cells[0].project", "unknown key"]),
+    ("retention zero", base_config(**{"aiinfra:cells": [{**AWS, "storage": {"noncurrent_version_days": 0}}]}),
+     ["aiinfra:cells[0].storage.noncurrent_version_days", "got 0", "greater than or equal to 1"]),
+    ("soft delete too short", base_config(**{"aiinfra:cells": [{**GCP, "storage": {"soft_delete_days": 3}}]}),
+     ["aiinfra:cells[0].storage.soft_delete_days", "got 3"]),
+    ("replica in the same region", base_config(**{"aiinfra:cells": [{**AWS, "storage": {"replica_region": "us-east-1"}}]}),
+     ["aiinfra:cells[0].storage.replica_region", "other than the primary"]),
+    ("azure replica not the pair", base_config(**{"aiinfra:cells": [{**AZURE, "storage": {"replica_region": "westeurope"}}]}),
+     ["aiinfra:cells[0].storage.replica_region", "'westus', the pair of 'eastus'"]),
+    ("gcp replica on another continent", base_config(**{"aiinfra:cells": [{**GCP, "storage": {"replica_region": "europe-west1"}}]}),
+     ["aiinfra:cells[0].storage.replica_region", "same continent"]),
+    ("unknown environment", base_config(**{"aiinfra:environment": "qa"}),
+     ["aiinfra:environment", "'qa'", "'dev', 'staging' or 'prod'"]),
+    ("cells not a list", base_config(**{"aiinfra:cells": "aws-use1"}),
+     ["aiinfra:cells", "a structured value"]),
+    ("negative RTO", base_config(**{"aiinfra:targets": {"rto_seconds": -5}}),
+     ["aiinfra:targets.rto_seconds", "got -5"]),
+    ("unknown storage key", base_config(**{"aiinfra:cells": [{**AWS, "storage": {"versions": 3}}]}),
+     ["aiinfra:cells[0].storage.versions", "unknown key", "noncurrent_version_days"]),
+]
+
+
+@pytest.mark.parametrize("config,expected", [(c, e) for _, c, e in CASES], ids=[n for n, _, _ in CASES])
+def test_bad_config_exits_2_naming_the_key_path(scratch: ScratchProject, config: dict[str, Any],
+                                                expected: list[str]) -> None:
+    scratch.write_stack("dev", config)
+    proc = scratch.plan("dev")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    message = proc.stderr
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "0 resources were registered before the error" in message
+    assert "invalid configuration for stack 'dev'" in message
+
+
+def test_all_problems_are_reported_at_once(scratch: ScratchProject) -> None:
+    scratch.write_stack("dev", base_config(**{
+        "aiinfra:tags": {"owner": "ml-platform"},
+        "aiinfra:cells": [{**AWS, "region": "mars-1"}, {**GCP, "storage": {"soft_delete_days": 1}},
+                          {**AZURE, "colour": "blue"},
+                          {**AZURE, "name": "azure-weu", "region": "westeurope",
+                           "storage": {"replica_region": "eastus"}}],
+    }))
+    proc = scratch.plan("dev")
+    assert proc.returncode == 2
+    for path in ("aiinfra:tags.cost-center", "aiinfra:cells[0].region", "aiinfra:cells[1].storage.soft_delete_days",
+                 "aiinfra:cells[2].colour", "aiinfra:cells[3].storage.replica_region"):
+        assert path in proc.stderr
+    assert "(5 problems)" in proc.stderr
+
+
+def test_stack_name_outside_the_tiers_needs_an_explicit_environment(scratch: ScratchProject) -> None:
+    config = base_config()
+    del config["aiinfra:environment"]
+    scratch.write_stack("ci", config)
+    proc = scratch.plan("ci")
+    assert proc.returncode == 2
+    assert "aiinfra:environment: missing" in proc.stderr and "Traceback" not in proc.stderr
+    scratch.write_stack("dev", config)  # a tier-named stack defaults to its own name
+    assert scratch.plan("dev").returncode == 0
+
+
+def test_a_valid_config_plans(scratch: ScratchProject) -> None:
+    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [AWS, GCP, AZURE]}))
+    proc = scratch.plan("dev")
+    assert proc.returncode == 0, proc.stderr
+    assert "aws-use1" in proc.stdout and "gcp-usc1" in proc.stdout and "azure-eus" in proc.stdout
