@@ -45,7 +45,7 @@ def _plan(args: argparse.Namespace, err: Console) -> PlanResult:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         err.print(f"{exc.registered} resources were registered before the error"
                   + ("" if exc.registered == 0 else " (a real `pulumi up` would have created them)"),
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
         if not exc.expected and not args.debug:
             err.print("run with --debug to see the traceback", highlight=False)
         raise SystemExit(EXIT_ERROR) from exc
