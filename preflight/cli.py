@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 a check failed (later commands); 2 configuration or program 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -14,9 +15,12 @@ from typing import Any, Callable
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from . import plan as plan_io
+from .manifests import write_manifests
 from .project import ProjectError
+from .whatif import WhatIfError, analyse
 from .runtime import PlanResult, ProgramError, plan_stack
 from .summary import print_summary
 
@@ -64,6 +68,38 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def cmd_manifests(args: argparse.Namespace, out: Console, err: Console) -> int:
+    result = _plan(args, err)
+    written = write_manifests(result.plan, args.out)
+    out.print(f"{len(written)} Kubernetes manifests written to {escape(str(args.out))}", highlight=False)
+    return EXIT_OK
+
+
+def cmd_whatif(args: argparse.Namespace, out: Console, err: Console) -> int:
+    result = _plan(args, err)
+    try:
+        report = analyse(result.plan, args.lose)
+    except WhatIfError as exc:
+        raise CommandError(str(exc)) from exc
+    table = Table(title=f"What if {args.stack} loses {args.lose} ({', '.join(report.lost_cells)})",
+                  title_justify="left")
+    for column in ("target", "required", "after the loss", "holds"):
+        table.add_column(column)
+    for check in report.checks:
+        table.add_row(check.target, check.required, check.actual,
+                      "[green]yes[/green]" if check.ok else "[bold red]NO[/bold red]")
+    out.print(table)
+    out.print(f"surviving cells: {', '.join(report.surviving_cells) or 'none'}", highlight=False)
+    if args.json:
+        args.json.write_text(json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n")
+    missed = [c.target for c in report.checks if not c.ok]
+    if missed:
+        out.print(f"[bold red]targets missed:[/bold red] {escape(', '.join(missed))}", highlight=False)
+        return EXIT_FAILED
+    out.print("[green]all targets hold[/green]")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="preflight",
@@ -73,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", type=Path, help="write the plan JSON here")
     p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("manifests", help="write every Kubernetes object of the plan as YAML")
+    _common(p)
+    p.add_argument("--out", type=Path, required=True, help="directory for the manifests")
+    p.set_defaults(func=cmd_manifests)
+    p = sub.add_parser("whatif", help="lose a cell, region or cloud and check the targets")
+    _common(p)
+    p.add_argument("--lose", required=True, help="a cell name, a region or a cloud (aws, azure, gcp)")
+    p.add_argument("--json", type=Path, help="write the result as JSON here")
+    p.set_defaults(func=cmd_whatif)
     return parser
 
 

@@ -10,36 +10,89 @@ from __future__ import annotations
 import pulumi
 
 from ..common import Environment, tagging
+from ..compute import GpuNodePool, GpuNodePoolArgs, KubernetesCluster, KubernetesClusterArgs
+from ..network import Network, NetworkArgs
+from ..serving import EndpointOptions, ModelEndpoint, ModelEndpointArgs
 from ..spec.model import AwsCell, AzureCell, GcpCell
 from ..storage import ObjectStore, ObjectStoreArgs
-from .providers import cell_provider
+from . import aws, azure, gcp
+from .foundation import Foundation
+
+
+def _foundation(parent: pulumi.Resource, spec: AwsCell | AzureCell | GcpCell, env: Environment) -> Foundation:
+    if isinstance(spec, AwsCell):
+        return aws.foundation(parent, spec, env)
+    if isinstance(spec, AzureCell):
+        return azure.foundation(parent, spec, env)
+    return gcp.foundation(parent, spec, env)
 
 
 class Cell(pulumi.ComponentResource):
-    """One cloud + region: its provider and object store (clusters, serving and backups follow).
+    """One cloud + region: provider, object store, and (when configured) network, cluster and GPU pools.
 
-    Outputs: `cloud`, `region`, `bucket_name`, `bucket_url`.
+    Outputs: `cloud`, `region`, `bucket_name`, `bucket_url`, `cluster_name`.
     """
 
     def __init__(self, spec: AwsCell | AzureCell | GcpCell, environment: Environment,
                  opts: pulumi.ResourceOptions | None = None):
         name = spec.name
-        tags = environment.resource_tags(cell=name)
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[tagging(tags)]))
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(environment.resource_tags(cell=name))]))
         super().__init__("aiinfra:index:Cell", name, None, opts)
         self.spec = spec
-        self.provider = cell_provider(self, spec)
-        child = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+        base = _foundation(self, spec, environment)
+        self.provider = base.provider
+        child = pulumi.ResourceOptions(parent=self, providers=[base.provider])
         self.store = ObjectStore(
             f"{name}-store",
-            ObjectStoreArgs(
-                cloud=spec.cloud,
-                region=spec.region,
-                environment=environment,
-                options=spec.storage,
-                resource_group_name=spec.resource_group if isinstance(spec, AzureCell) else None,
-                project=spec.project if isinstance(spec, GcpCell) else None,
-            ),
+            ObjectStoreArgs(cloud=spec.cloud, region=spec.region, environment=environment, options=spec.storage,
+                            resource_group_name=base.resource_group_name, project=base.project),
             opts=child)
-        self.register_outputs({"cloud": spec.cloud, "region": spec.region,
-                               "bucket_name": self.store.bucket_name, "bucket_url": self.store.url})
+        self.network: Network | None = None
+        self.cluster: KubernetesCluster | None = None
+        self.gpu_pools: list[GpuNodePool] = []
+        if spec.cluster is not None:
+            self.network = Network(
+                f"{name}-network",
+                NetworkArgs(cloud=spec.cloud, region=spec.region, environment=environment, options=spec.network,
+                            resource_group_name=base.resource_group_name, project=base.project),
+                opts=child)
+            self.cluster = KubernetesCluster(
+                f"{name}-cluster",
+                KubernetesClusterArgs(cloud=spec.cloud, region=spec.region, environment=environment,
+                                      network=self.network.outputs, options=spec.cluster,
+                                      resource_group_name=base.resource_group_name, project=base.project),
+                opts=child)
+            for pool in spec.gpu_pools:
+                self.gpu_pools.append(GpuNodePool(
+                    f"{name}-gpu-{pool.name}",
+                    GpuNodePoolArgs(cluster=self.cluster, options=pool, environment=environment),
+                    opts=pulumi.ResourceOptions(providers=[base.provider])))
+        self.endpoints: list[ModelEndpoint] = []
+        for endpoint in spec.endpoints:
+            self.endpoints.append(ModelEndpoint(
+                f"{name}-{endpoint.name}",
+                ModelEndpointArgs(
+                    cloud=spec.cloud, region=spec.region, environment=environment, options=endpoint,
+                    bucket_name=self.store.bucket_name, bucket_url=self.store.url, store=self.store,
+                    cluster=self.cluster, gpu_pool=self._pool_for(endpoint),
+                    resource_group_name=base.resource_group_name, project=base.project),
+                opts=child))
+        self.register_outputs({
+            "cloud": spec.cloud, "region": spec.region,
+            "bucket_name": self.store.bucket_name, "bucket_url": self.store.url,
+            "cluster_name": self.cluster.cluster_name if self.cluster else None,
+            "endpoints": {e.options.name: {"mode": e.options.mode, "url": e.url, "entry_hostname": e.entry_hostname,
+                                           "health_path": e.options.model.health_path}
+                          for e in self.endpoints},
+        })
+
+    def _pool_for(self, endpoint: EndpointOptions) -> GpuNodePool | None:
+        """The pool a cluster-mode endpoint runs on: the named one, else the first with its GPU."""
+        if endpoint.mode != "cluster":
+            return None
+        for pool in self.gpu_pools:
+            if endpoint.gpu_pool == pool.options.name or (
+                    endpoint.gpu_pool is None and pool.options.gpu == endpoint.accelerator.gpu):
+                return pool
+        return None

@@ -16,6 +16,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..catalog.regions import CLOUDS
 from ..common import InputError, Problem
+from ..compute import cluster_problems, gpu_pool_problems
+from ..network import network_problems
+from ..serving import endpoint_problems
 from ..storage import storage_problems
 from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 
@@ -84,7 +87,7 @@ def _problem(namespace: str, error: Mapping[str, Any]) -> Problem:
     return Problem(key_path(namespace, loc), error["input"], allowed)
 
 
-def _cell_rule_problems(namespace: str, raw_cells: Any) -> list[Problem]:
+def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> list[Problem]:
     """Rules across fields and cells, checked on every cell whose own fields are valid,
     so they are reported together with any field errors elsewhere."""
     if not isinstance(raw_cells, list):
@@ -103,6 +106,26 @@ def _cell_rule_problems(namespace: str, raw_cells: Any) -> list[Problem]:
         except ValidationError:
             continue  # its field errors come from the whole-spec validation
         problems += [p.under(f"{path}.storage") for p in storage_problems(cell.cloud, cell.region, cell.storage)]
+        problems += [p.under(f"{path}.network") for p in network_problems(cell.cloud, cell.network)]
+        if cell.cluster is not None:
+            problems += [p.under(f"{path}.cluster") for p in cluster_problems(cell.cloud, environment, cell.cluster, cell.region)]
+        elif cell.gpu_pools:
+            problems.append(Problem(f"{path}.gpu_pools", [p.name for p in cell.gpu_pools],
+                                    "allowed: only with a `cluster` section in the same cell"))
+        pool_names = Counter(p.name for p in cell.gpu_pools)
+        for j, pool in enumerate(cell.gpu_pools):
+            if pool_names[pool.name] > 1:
+                problems.append(Problem(f"{path}.gpu_pools[{j}].name", pool.name,
+                                        "allowed: a name no other pool of this cell uses"))
+            problems += [p.under(f"{path}.gpu_pools[{j}]") for p in gpu_pool_problems(cell.cloud, pool)]
+        endpoint_names = Counter(e.name for e in cell.endpoints)
+        pools = {p.name: p.gpu for p in cell.gpu_pools}
+        for j, endpoint in enumerate(cell.endpoints):
+            if endpoint_names[endpoint.name] > 1:
+                problems.append(Problem(f"{path}.endpoints[{j}].name", endpoint.name,
+                                        "allowed: a name no other endpoint of this cell uses"))
+            problems += [p.under(f"{path}.endpoints[{j}]")
+                         for p in endpoint_problems(cell.cloud, endpoint, cell.cluster is not None, pools)]
     return problems
 
 
@@ -134,7 +157,7 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
         spec = EnvironmentSpec.model_validate(data)
     except ValidationError as exc:
         problems += [_problem(namespace, e) for e in exc.errors()]
-    problems += _cell_rule_problems(namespace, data.get("cells"))
+    problems += _cell_rule_problems(namespace, data.get("cells"), str(data.get("environment")))
     if problems or spec is None:
         raise InputError(f"invalid configuration for stack {stack!r}", problems)
     return spec

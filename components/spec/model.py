@@ -13,6 +13,9 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..catalog.regions import region_problem
+from ..compute.args import ClusterOptions, GpuPoolOptions
+from ..network.args import NetworkOptions
+from ..serving.args import EndpointOptions
 from ..storage import ObjectStoreOptions
 
 CELL_NAME = r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$"
@@ -44,6 +47,19 @@ class _CellBase(_Strict):
 
     storage: ObjectStoreOptions = ObjectStoreOptions()
     """The cell's object store (models and artifacts). Default: ObjectStoreOptions defaults."""
+
+    network: NetworkOptions = NetworkOptions()
+    """The private network the cluster runs in (created only with a cluster). Default: 10.0.0.0/16
+    over 3 zones."""
+
+    cluster: ClusterOptions | None = None
+    """The cell's Kubernetes cluster. Default: none (storage-only cell)."""
+
+    gpu_pools: list[GpuPoolOptions] = []
+    """GPU node pools on the cell's cluster (requires `cluster`). Default: none."""
+
+    endpoints: list[EndpointOptions] = []
+    """Models served in the cell, managed or on the cluster. Default: none."""
 
     @field_validator("region")
     @classmethod

@@ -86,3 +86,8 @@ class StoreOutputs:
     bucket_name: pulumi.Output[str]
     url: pulumi.Output[str]
     stateful: list[pulumi.Resource]
+    scope_id: pulumi.Output[str]
+    """What access grants target: the bucket ARN (AWS), the container resource id (Azure),
+    the bucket name (GCP)."""
+    key_arn: pulumi.Output[str] | None = None
+    """AWS: the KMS key readers need kms:Decrypt on."""

@@ -161,4 +161,6 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
     return StoreOutputs(
         bucket_name=primary.bucket.bucket,
         url=primary.bucket.bucket.apply(lambda b: f"s3://{b}"),
-        stateful=stateful)
+        stateful=stateful,
+        scope_id=pulumi.Output.from_input(f"arn:{partition(args.region)}:s3:::{global_name(name)}"),
+        key_arn=primary.key_arn)

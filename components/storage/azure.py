@@ -100,4 +100,4 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
         opts=env.child(parent, depends_on=[blob_service]))
 
     url = pulumi.Output.concat("https://", account.name, ".blob.core.windows.net/", opts.container_name)
-    return StoreOutputs(bucket_name=container.name, url=url, stateful=stateful)
+    return StoreOutputs(bucket_name=container.name, url=url, stateful=stateful, scope_id=container.id)

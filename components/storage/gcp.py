@@ -44,4 +44,5 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
             {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}},
         ],
         opts=env.child(parent, stateful=True))
-    return StoreOutputs(bucket_name=bucket.name, url=bucket.name.apply(lambda b: f"gs://{b}"), stateful=[bucket])
+    return StoreOutputs(bucket_name=bucket.name, url=bucket.name.apply(lambda b: f"gs://{b}"), stateful=[bucket],
+                        scope_id=bucket.name)

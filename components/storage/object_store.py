@@ -44,5 +44,7 @@ class ObjectStore(pulumi.ComponentResource):
         self.bucket_name = out.bucket_name
         self.url = out.url
         self.stateful = out.stateful
+        self.scope_id = out.scope_id
+        self.key_arn = out.key_arn
         self.register_outputs({"bucket_name": out.bucket_name, "url": out.url,
                                "cloud": args.cloud, "region": args.region})

@@ -12,6 +12,9 @@ AWS = {"name": "aws-use1", "cloud": "aws", "region": "us-east-1"}
 GCP = {"name": "gcp-usc1", "cloud": "gcp", "region": "us-central1", "project": "acme-aiinfra-dev"}
 AZURE = {"name": "azure-eus", "cloud": "azure", "region": "eastus"}
 
+CLUSTER = {"version": "1.33"}
+POOL = {"name": "l4", "gpu": "l4", "max_nodes": 2}
+
 CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("unknown region", base_config(**{"aiinfra:cells": [{**AWS, "region": "us-east-9"}]}),
      ["aiinfra:cells[0].region", "'us-east-9'", "us-west-2"]),
@@ -57,6 +60,41 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
      ["aiinfra:targets.rto_seconds", "got -5"]),
     ("unknown storage key", base_config(**{"aiinfra:cells": [{**AWS, "storage": {"versions": 3}}]}),
      ["aiinfra:cells[0].storage.versions", "unknown key", "noncurrent_version_days"]),
+
+    # Compute: GPUs, pools and cluster access.
+    ("unknown GPU", base_config(**{"aiinfra:cells": [{**AWS, "cluster": CLUSTER, "gpu_pools": [{**POOL, "gpu": "v100"}]}]}),
+     ["aiinfra:cells[0].gpu_pools[0].gpu", "'v100'", "l4"]),
+    ("GPU count the cloud does not offer", base_config(**{"aiinfra:cells": [
+        {**AWS, "cluster": CLUSTER, "gpu_pools": [{**POOL, "gpu": "a100-40gb", "gpus_per_node": 1}]}]}),
+     ["aiinfra:cells[0].gpu_pools[0].gpus_per_node", "got 1", "8 GPUs (p4d.24xlarge)"]),
+    ("GPU the cloud does not offer", base_config(**{"aiinfra:cells": [{**AZURE, "cluster": CLUSTER, "gpu_pools": [POOL]}]}),
+     ["aiinfra:cells[0].gpu_pools[0].gpu", "'l4'", "t4", "a100-80gb"]),
+    ("max below min", base_config(**{"aiinfra:cells": [{**AWS, "cluster": CLUSTER, "gpu_pools": [{**POOL, "min_nodes": 3, "max_nodes": 1}]}]}),
+     ["aiinfra:cells[0].gpu_pools[0]", "max_nodes (1) must be at least min_nodes (3)"]),
+    ("spot system pool", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {**CLUSTER, "system_pool": {"spot": True}}}]}),
+     ["aiinfra:cells[0].cluster.system_pool.spot", "got True", "cluster-critical"]),
+    ("public endpoint outside dev", base_config(**{"aiinfra:environment": "staging", "aiinfra:cells": [
+        {**AWS, "cluster": {**CLUSTER, "public_endpoint": True, "public_access_cidrs": ["203.0.113.0/24"]}}]}),
+     ["aiinfra:cells[0].cluster.public_endpoint", "false in staging"]),
+    ("API server open to the world", base_config(**{"aiinfra:cells": [
+        {**AWS, "cluster": {**CLUSTER, "public_endpoint": True, "public_access_cidrs": ["0.0.0.0/0"]}}]}),
+     ["aiinfra:cells[0].cluster.public_access_cidrs", "open", "world"]),
+    ("public endpoint without CIDRs", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {**CLUSTER, "public_endpoint": True}}]}),
+     ["aiinfra:cells[0].cluster.public_access_cidrs", "at least one CIDR"]),
+    ("GPU pools without a cluster", base_config(**{"aiinfra:cells": [{**AWS, "gpu_pools": [POOL]}]}),
+     ["aiinfra:cells[0].gpu_pools", "`cluster`"]),
+    ("duplicate pool names", base_config(**{"aiinfra:cells": [{**AWS, "cluster": CLUSTER, "gpu_pools": [POOL, POOL]}]}),
+     ["aiinfra:cells[0].gpu_pools[1].name", "no other pool"]),
+    ("unpinned Kubernetes version", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {"version": "latest"}}]}),
+     ["aiinfra:cells[0].cluster.version", "'latest'"]),
+    ("cluster without a version", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {}}]}),
+     ["aiinfra:cells[0].cluster.version: missing"]),
+    ("GCP network smaller than /16", base_config(**{"aiinfra:cells": [{**GCP, "network": {"cidr": "10.0.0.0/20"}, "cluster": CLUSTER}]}),
+     ["aiinfra:cells[0].network.cidr", "a /16 on GCP"]),
+    ("secrets key that is not a KMS ARN", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {**CLUSTER, "secrets_key_id": "my-key"}}]}),
+     ["aiinfra:cells[0].cluster.secrets_key_id", "'my-key'", "KMS key ARN"]),
+    ("public network range", base_config(**{"aiinfra:cells": [{**AWS, "network": {"cidr": "8.8.0.0/16"}}]}),
+     ["aiinfra:cells[0].network.cidr", "private IPv4"]),
 ]
 
 

@@ -1,0 +1,388 @@
+"""KubernetesCluster and GpuNodePool on Azure (AKS).
+
+Cluster children (role names): `identity` (control-plane identity), `network-role`
+(Network Contributor on the node subnet), `kv` and `kms-key` (unless a key is given),
+`kms-role` (Key Vault Crypto User on the vault), `logs` (Log Analytics workspace),
+`aks` (the ManagedCluster), `audit-logs` (diagnostic setting), `deployer-admin`
+(AKS RBAC Cluster Admin for the identity running Pulumi).
+GPU pool children: `pool` (an AgentPool).
+
+Only the system pool is inline in the ManagedCluster: pools declared inline and
+as AgentPool resources fight each other (pulumi-azure-native #1808), so every
+GPU pool is its own AgentPool.
+
+AKS has no deletion protection of its own; the cluster, vault, key and audit
+workspace are stateful, so in prod they are protected and retained by Pulumi
+(a `pulumi destroy` or a rename cannot delete them).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+import yaml
+
+from ..catalog.gpus import MachineType, system_machine
+from ..common import InputError, Problem
+from ..common.naming import compact_name
+from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
+
+cs = azure_native.containerservice
+
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+"""The application id of the AKS AAD server: the audience kubelogin requests tokens for."""
+
+POD_CIDR = "100.64.0.0/14"
+"""Overlay pod range: 1,024 nodes x /24. Shared address space (RFC 6598), so it never overlaps
+a VNet range, which NetworkOptions restricts to RFC 1918."""
+SERVICE_CIDR = "100.68.0.0/16"
+"""Service range, also outside RFC 1918 (AKS's default 10.0.0.0/16 collides with the default VNet)."""
+DNS_SERVICE_IP = "100.68.0.10"
+
+CONTROL_PLANE_LOGS = (
+    "kube-apiserver", "kube-audit", "kube-audit-admin", "kube-controller-manager",
+    "kube-scheduler", "cluster-autoscaler", "guard",
+)
+"""AKS resource-log categories sent to Log Analytics. `kube-audit` has every audit event
+(reads too); `kube-audit-admin` the writes only, for cheaper long-term queries."""
+
+SYSTEM_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+"""AKS puts this taint on every spot node; declaring it keeps the pool's inputs equal to what AKS reports."""
+
+_KEY_ID = re.compile(r"^https://[a-zA-Z0-9-]{3,24}\.vault\.[a-z0-9.]+/keys/[a-zA-Z0-9-]{1,127}/[a-f0-9]{32}$")
+"""A versioned Key Vault key id (any Azure cloud): what AKS KMS takes as `keyId`."""
+
+
+@dataclass(frozen=True)
+class AksHandle:
+    """What GPU pools need from an AKS cluster."""
+
+    cluster: azure_native.containerservice.ManagedCluster
+    resource_group_name: pulumi.Input[str]
+    cluster_name: pulumi.Output[str]
+    subnet_id: pulumi.Output[str]
+    zones: pulumi.Output[list[str]]
+    version: str
+
+
+def _role(subscription_id: pulumi.Output[str], role_id: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("/subscriptions/", subscription_id,
+                                "/providers/Microsoft.Authorization/roleDefinitions/", role_id)
+
+
+def _cluster_name(name: str) -> str:
+    """`<stack>-<name>`: deterministic (visible in plans), unique per stack, AKS's 63-char limit."""
+    return re.sub(r"[^a-zA-Z0-9-]+", "-", f"{pulumi.get_stack()}-{name}")[:63].strip("-")
+
+
+def _dns_prefix(name: str) -> str:
+    return _cluster_name(name)[:54].strip("-")
+
+
+def _exec_kubeconfig(result: Any) -> str:
+    """The user kubeconfig (exec format) with kubelogin switched to the Azure CLI login.
+
+    `listClusterUserCredential` with format `exec` carries the cluster CA and a kubelogin
+    exec entry that defaults to device-code login; Pulumi and CI need non-interactive
+    `--login azurecli`. Empty when the invoke returned nothing (e.g. an offline plan).
+    """
+    configs = getattr(result, "kubeconfigs", None) or []
+    value = getattr(configs[0], "value", None) if configs else None
+    if not value:
+        return ""
+    text = base64.b64decode(value).decode("utf-8")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if not isinstance(doc, dict):
+        return text
+    for user in doc.get("users") or []:
+        exec_ = ((user or {}).get("user") or {}).get("exec")
+        if isinstance(exec_, dict) and exec_.get("command") == "kubelogin":
+            exec_["args"] = ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_ID]
+            exec_.setdefault("interactiveMode", "Never")
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) -> ClusterOutputs:
+    """An AKS cluster, private unless dev opens it: Entra ID auth only, KMS secrets, audit logs, workload identity.
+
+    Defaults and why: Azure CNI Overlay with the Cilium dataplane and network policy (pods
+    take no VNet addresses; policies enforced); egress through the subnet's NAT gateway
+    (`userAssignedNATGateway`); local accounts off, Azure RBAC for Kubernetes; patch-level
+    auto-upgrades within the pinned minor version and weekly node images; Standard tier
+    (uptime SLA) outside dev, Free in dev; the application routing add-on (managed NGINX
+    ingress) for the public entry of cluster-mode endpoints.
+    """
+    env = args.environment
+    opts = args.options
+    group = args.resource_group_name
+    problems: list[Problem] = []
+    if group is None:
+        problems.append(Problem("KubernetesClusterArgs.resource_group_name", None, "required on Azure", missing=True))
+    if opts.secrets_key_id is not None and not _KEY_ID.match(opts.secrets_key_id):
+        problems.append(Problem("KubernetesClusterArgs.options.secrets_key_id", opts.secrets_key_id,
+                                "allowed: a versioned Key Vault key id, "
+                                "https://<vault>.vault.azure.net/keys/<name>/<version>"))
+    if problems or group is None:
+        raise InputError(f"invalid KubernetesCluster {name!r}", problems)
+    subnet_id = args.network.private_subnet_ids[0]
+    client = azure_native.authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=parent))
+    stateful: list[pulumi.Resource] = []
+
+    identity = azure_native.managedidentity.UserAssignedIdentity(
+        f"{name}-identity", resource_group_name=group, location=args.region, opts=env.child(parent))
+    roles: list[pulumi.Resource] = [azure_native.authorization.RoleAssignment(
+        f"{name}-network-role",
+        principal_id=identity.principal_id,
+        principal_type=azure_native.authorization.PrincipalType.SERVICE_PRINCIPAL,
+        role_definition_id=_role(client.subscription_id, NETWORK_CONTRIBUTOR),
+        scope=subnet_id,
+        opts=env.child(parent))]
+
+    if opts.secrets_key_id is None:
+        key_id, new_roles, created = _kms_key(parent, name, args, group, client, identity)
+        roles += new_roles
+        stateful += created
+    else:
+        # The vault's resource id is not derivable from a key URL: granting the identity
+        # Key Vault Crypto User on that vault is the key owner's job.
+        key_id = pulumi.Output.from_input(opts.secrets_key_id)
+
+    workspace = azure_native.operationalinsights.Workspace(
+        f"{name}-logs",
+        resource_group_name=group,
+        location=args.region,
+        sku={"name": azure_native.operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
+        retention_in_days=90 if env.is_prod else 30,
+        opts=env.child(parent, stateful=True))
+    stateful.append(workspace)
+
+    system = opts.system_pool
+    private = not opts.public_endpoint
+    cluster = cs.ManagedCluster(
+        f"{name}-aks",
+        resource_name_=_cluster_name(name),
+        resource_group_name=group,
+        location=args.region,
+        dns_prefix=_dns_prefix(name),
+        kubernetes_version=opts.version,
+        identity={"type": cs.ResourceIdentityType.USER_ASSIGNED,
+                  # Through an Output: ARM takes a list of ids here but reports a map back, and a
+                  # plan that echoes inputs as outputs must not see the list before it is known.
+                  "user_assigned_identities": identity.id.apply(lambda i: [i])},
+        agent_pool_profiles=[{
+            "name": "system",
+            "mode": cs.AgentPoolMode.SYSTEM,
+            "type": cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+            "os_type": cs.OSType.LINUX,
+            "vm_size": system.machine_type or system_machine("azure").name,
+            "orchestrator_version": opts.version,
+            "enable_auto_scaling": True,
+            "min_count": system.min_nodes,
+            "max_count": system.max_nodes,
+            "count": system.min_nodes,
+            "availability_zones": args.network.zones,
+            "vnet_subnet_id": subnet_id,
+            # Managed: the default system sizes (Dsv5) have no local disk for an ephemeral OS disk.
+            "os_disk_type": cs.OSDiskType.MANAGED,
+            "os_disk_size_gb": 128,
+            "enable_node_public_ip": False,
+            "node_taints": [SYSTEM_TAINT],
+            "node_labels": {POOL_LABEL: "system"},
+            "scale_set_priority": cs.ScaleSetPriority.REGULAR,
+            "upgrade_settings": {"max_surge": "33%"},
+        }],
+        api_server_access_profile={
+            "enable_private_cluster": private,
+            "enable_private_cluster_public_fqdn": False if private else None,
+            "authorized_ip_ranges": None if private else list(opts.public_access_cidrs),
+        },
+        oidc_issuer_profile={"enabled": True},
+        # The application routing add-on (managed NGINX): IngressClass
+        # `webapprouting.kubernetes.azure.com`, the public HTTPS entry of cluster-mode endpoints.
+        ingress_profile={"web_app_routing": {"enabled": True}},
+        security_profile={
+            "workload_identity": {"enabled": True},
+            "azure_key_vault_kms": {
+                "enabled": True,
+                "key_id": key_id,
+                # Public vault reached over Azure's backbone; a private vault needs API server
+                # VNet integration, which this component does not set up.
+                "key_vault_network_access": cs.KeyVaultNetworkAccessTypes.PUBLIC,
+            },
+            "image_cleaner": {"enabled": True, "interval_hours": 168},
+        },
+        disable_local_accounts=True,
+        enable_rbac=True,
+        aad_profile={"managed": True, "enable_azure_rbac": True, "tenant_id": client.tenant_id},
+        network_profile={
+            "network_plugin": cs.NetworkPlugin.AZURE,
+            "network_plugin_mode": cs.NetworkPluginMode.OVERLAY,
+            "network_dataplane": cs.NetworkDataplane.CILIUM,
+            "network_policy": cs.NetworkPolicy.CILIUM,
+            "outbound_type": cs.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
+            "load_balancer_sku": cs.LoadBalancerSku.STANDARD,
+            "pod_cidr": POD_CIDR,
+            "service_cidr": SERVICE_CIDR,
+            "dns_service_ip": DNS_SERVICE_IP,
+        },
+        auto_upgrade_profile={"upgrade_channel": cs.UpgradeChannel.PATCH,
+                              "node_os_upgrade_channel": cs.NodeOSUpgradeChannel.NODE_IMAGE},
+        sku={"name": cs.ManagedClusterSKUName.BASE,
+             "tier": cs.ManagedClusterSKUTier.FREE if env.name == "dev" else cs.ManagedClusterSKUTier.STANDARD},
+        opts=env.child(parent, stateful=True, depends_on=roles,
+                       # The autoscaler owns the node count; Pulumi must not reset it.
+                       ignore_changes=["agentPoolProfiles[0].count"]))
+    stateful.append(cluster)
+
+    azure_native.monitor.DiagnosticSetting(
+        f"{name}-audit-logs",
+        name="control-plane-logs",
+        resource_uri=cluster.id,
+        workspace_id=workspace.id,
+        log_analytics_destination_type="Dedicated",
+        logs=[{"category": category, "enabled": True} for category in CONTROL_PLANE_LOGS],
+        opts=env.child(parent))
+
+    # Local accounts are off, so whoever runs Pulumi needs an Azure RBAC role to install the
+    # device plugin through the cluster's Kubernetes provider.
+    admin = azure_native.authorization.RoleAssignment(
+        f"{name}-deployer-admin",
+        principal_id=client.object_id,
+        role_definition_id=_role(client.subscription_id, AKS_RBAC_CLUSTER_ADMIN),
+        scope=cluster.id,
+        opts=env.child(parent))
+
+    credentials = cs.list_managed_cluster_user_credentials_output(
+        resource_group_name=group, resource_name=cluster.name, format="exec",
+        opts=pulumi.InvokeOutputOptions(parent=parent, depends_on=[admin]))
+    kubeconfig = credentials.apply(_exec_kubeconfig)
+
+    fqdn = cluster.private_fqdn if private else cluster.fqdn
+    endpoint = fqdn.apply(lambda host: f"https://{host}" if host else "")
+    oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url or "") if p else "")
+    handle = AksHandle(cluster=cluster, resource_group_name=group, cluster_name=cluster.name,
+                       subnet_id=subnet_id, zones=args.network.zones, version=opts.version)
+    return ClusterOutputs(name=cluster.name, endpoint=endpoint, oidc_issuer=oidc_issuer,
+                          kubeconfig=kubeconfig, handle=handle, stateful=stateful)
+
+
+def _kms_key(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs, group: pulumi.Input[str],
+             client: pulumi.Output[Any], identity: azure_native.managedidentity.UserAssignedIdentity,
+             ) -> tuple[pulumi.Output[str], list[pulumi.Resource], list[pulumi.Resource]]:
+    """A Key Vault and an RSA key for secrets encryption, and the identity's right to use it.
+
+    The vault uses Azure RBAC and purge protection (a deleted key cannot be purged while the
+    cluster's secrets depend on it; its name stays reserved for the 90-day retention, so a
+    torn-down stack cannot recreate it sooner). The key rotates every 180 days; AKS keeps
+    using the version it was given until the next `pulumi up` after a refresh moves it to
+    the new version (old versions stay enabled, so nothing breaks in between).
+    """
+    env = args.environment
+    vault = azure_native.keyvault.Vault(
+        f"{name}-kv",
+        vault_name=compact_name(name, prefix="kv"),
+        resource_group_name=group,
+        location=args.region,
+        properties={
+            "tenant_id": client.tenant_id,
+            "sku": {"family": azure_native.keyvault.SkuFamily.A, "name": azure_native.keyvault.SkuName.STANDARD},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+            "soft_delete_retention_in_days": 90,
+            "enable_purge_protection": True,
+            "enabled_for_deployment": False,
+            "enabled_for_disk_encryption": False,
+            "enabled_for_template_deployment": False,
+        },
+        opts=env.child(parent, stateful=True))
+    key = azure_native.keyvault.Key(
+        f"{name}-kms-key",
+        key_name="kms",
+        resource_group_name=group,
+        vault_name=vault.name,
+        properties={
+            "kty": azure_native.keyvault.JsonWebKeyType.RSA,
+            "key_size": 2048,
+            "key_ops": [azure_native.keyvault.JsonWebKeyOperation.ENCRYPT,
+                        azure_native.keyvault.JsonWebKeyOperation.DECRYPT,
+                        azure_native.keyvault.JsonWebKeyOperation.WRAP_KEY,
+                        azure_native.keyvault.JsonWebKeyOperation.UNWRAP_KEY],
+            "rotation_policy": {
+                "attributes": {"expiry_time": "P2Y"},
+                "lifetime_actions": [
+                    {"action": {"type": azure_native.keyvault.KeyRotationPolicyActionType.ROTATE},
+                     "trigger": {"time_after_create": "P180D"}},
+                    {"action": {"type": azure_native.keyvault.KeyRotationPolicyActionType.NOTIFY},
+                     "trigger": {"time_before_expiry": "P30D"}},
+                ],
+            },
+        },
+        opts=env.child(parent, stateful=True))
+    role = azure_native.authorization.RoleAssignment(
+        f"{name}-kms-role",
+        principal_id=identity.principal_id,
+        principal_type=azure_native.authorization.PrincipalType.SERVICE_PRINCIPAL,
+        role_definition_id=_role(client.subscription_id, KEY_VAULT_CRYPTO_USER),
+        scope=vault.id,
+        opts=env.child(parent))
+    return key.key_uri_with_version, [role], [vault, key]
+
+
+def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, machine: MachineType) -> pulumi.Output[str]:
+    """A GPU AgentPool: autoscaling from `min_nodes` (0 allowed), drivers installed by AKS.
+
+    No availability zones: GPU sizes are often offered in only some of a region's zones,
+    and a pool pinned to zones without capacity fails to scale. Spot pools evict by
+    deleting (nothing to pay for while evicted) at up to the on-demand price, and carry
+    no surge setting (AKS rejects max surge on spot pools).
+    """
+    handle: AksHandle = args.cluster.handle
+    env = args.environment
+    o = args.options
+    taints = [f"{t.key}={t.value}:{t.effect}" for t in o.node_taints()]
+    spot: dict[str, Any] = {}
+    if o.spot:
+        taints.append(SPOT_TAINT)
+        spot = {"scale_set_priority": cs.ScaleSetPriority.SPOT,
+                "scale_set_eviction_policy": cs.ScaleSetEvictionPolicy.DELETE,
+                "spot_max_price": -1}
+    else:
+        spot = {"scale_set_priority": cs.ScaleSetPriority.REGULAR,
+                "upgrade_settings": {"max_surge": "1"}}
+    pool = cs.AgentPool(
+        f"{name}-pool",
+        resource_group_name=handle.resource_group_name,
+        resource_name_=handle.cluster_name,
+        agent_pool_name=o.name,
+        mode=cs.AgentPoolMode.USER,
+        type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+        os_type=cs.OSType.LINUX,
+        vm_size=machine.name,
+        orchestrator_version=handle.version,
+        enable_auto_scaling=True,
+        min_count=o.min_nodes,
+        max_count=o.max_nodes,
+        count=o.min_nodes,
+        node_taints=taints,
+        node_labels=o.node_labels(),
+        # Explicit: AKS installs the NVIDIA driver; the device plugin comes from the front door.
+        gpu_profile={"driver": cs.GPUDriver.INSTALL},
+        vnet_subnet_id=handle.subnet_id,
+        os_disk_type=cs.OSDiskType.MANAGED,
+        os_disk_size_gb=200,
+        enable_node_public_ip=False,
+        **spot,
+        opts=env.child(parent, ignore_changes=["count"]))
+    return pool.name

@@ -1,0 +1,123 @@
+"""KubernetesCluster: a private, encrypted, audited cluster on EKS, AKS or GKE.
+
+The front door validates, installs the environment's tags, hands over to the
+per-cloud builder (`aws.py`, `azure.py`, `gcp.py`) and builds the
+`pulumi_kubernetes.Provider` that on-cluster resources use.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..catalog.gpus import SYSTEM_MACHINES, CatalogError, system_machine
+from ..common import Problem, raise_if_any, tagging
+from .args import ClusterOptions, ClusterOutputs, KubernetesClusterArgs
+
+
+_SECRETS_KEY_FORMS = {
+    "aws": (re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"),
+            "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"),
+    "azure": (re.compile(r"^https://[A-Za-z0-9-]+\.vault\.azure\.net/keys/[A-Za-z0-9-]+/[0-9a-f]{32}$"),
+              "a versioned Key Vault key id (https://<vault>.vault.azure.net/keys/<name>/<version>)"),
+    "gcp": (re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"),
+            "a Cloud KMS key name (projects/<p>/locations/<region>/keyRings/<r>/cryptoKeys/<k>)"),
+}
+
+
+def cluster_problems(cloud: str, environment: str, options: ClusterOptions, region: str | None = None) -> list[Problem]:
+    """Rules that need the cloud and environment; paths are relative to the options."""
+    problems: list[Problem] = []
+    machine = options.system_pool.machine_type
+    if machine is not None and cloud in _SECRETS_KEY_FORMS:
+        try:
+            system_machine(cloud, machine)
+        except CatalogError:
+            allowed = ", ".join(m.name for m in SYSTEM_MACHINES if m.cloud == cloud)
+            problems.append(Problem("system_pool.machine_type", machine,
+                                    f"allowed: a {cloud} system machine type from the catalog: {allowed}"))
+    if options.secrets_key_id is not None and cloud in _SECRETS_KEY_FORMS:
+        pattern, allowed = _SECRETS_KEY_FORMS[cloud]
+        key = options.secrets_key_id
+        if not pattern.match(key):
+            problems.append(Problem("secrets_key_id", key, f"allowed: {allowed}"))
+        elif cloud == "gcp" and region is not None and f"/locations/{region}/" not in key:
+            problems.append(Problem("secrets_key_id", key, f"allowed: a key in the cluster's region {region!r}"))
+    if options.public_endpoint and environment != "dev":
+        problems.append(Problem("public_endpoint", True,
+                                f"allowed: false in {environment}; only dev may expose the API server "
+                                "(and only to public_access_cidrs)"))
+    if options.public_endpoint and not options.public_access_cidrs:
+        problems.append(Problem("public_access_cidrs", [],
+                                "allowed: at least one CIDR when public_endpoint is true; the API server is never open to the world"))
+    if options.public_access_cidrs and not options.public_endpoint:
+        problems.append(Problem("public_access_cidrs", options.public_access_cidrs,
+                                "allowed: only with public_endpoint: true"))
+    return problems
+
+
+class KubernetesCluster(pulumi.ComponentResource):
+    """A managed Kubernetes cluster with secure defaults on every cloud.
+
+    Private API endpoint (dev may open it to listed CIDRs), secrets envelope
+    encryption with a created key (rotation on) unless one is given, control-plane
+    audit logs, workload identity, a pinned version, a multi-zone on-demand system
+    pool, deletion protection in prod.
+
+    Outputs: `cluster_name`, `endpoint`, `oidc_issuer`, `kubeconfig` (secret),
+    and `provider`, a `pulumi_kubernetes.Provider` for on-cluster resources.
+    """
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = [p.under("KubernetesClusterArgs.options")
+                    for p in cluster_problems(args.cloud, args.environment.name, args.options, args.region)]
+        if args.cloud == "azure" and args.resource_group_name is None:
+            problems.append(Problem("KubernetesClusterArgs.resource_group_name", None, "required on Azure", missing=True))
+        if args.cloud == "gcp" and not args.project:
+            problems.append(Problem("KubernetesClusterArgs.project", None, "required on GCP", missing=True))
+        raise_if_any(f"invalid KubernetesCluster {name!r}", problems)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        super().__init__("aiinfra:compute:KubernetesCluster", name, None, opts)
+        self.args = args
+        out = _build(self, name, args)
+        self.handle = out.handle
+        self.stateful = out.stateful
+        self.cluster_name = out.name
+        self.endpoint = out.endpoint
+        self.oidc_issuer = out.oidc_issuer
+        self.kubeconfig = pulumi.Output.secret(out.kubeconfig)
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self))
+        self._device_plugin: pulumi.ComponentResource | None = None
+        self.register_outputs({"cluster_name": self.cluster_name, "endpoint": self.endpoint,
+                               "oidc_issuer": self.oidc_issuer, "kubeconfig": self.kubeconfig,
+                               "cloud": args.cloud, "region": args.region, "version": args.options.version})
+
+    def ensure_device_plugin(self) -> None:
+        """Install the NVIDIA device plugin once, on clouds whose nodes do not bring it (EKS, AKS)."""
+        if self._device_plugin is None and self.args.cloud in ("aws", "azure"):
+            from .device_plugin import NvidiaDevicePlugin
+            self._device_plugin = NvidiaDevicePlugin(
+                f"{self._name}-nvidia-device-plugin", provider=self.provider,
+                opts=pulumi.ResourceOptions(parent=self))
+
+
+def _build(parent: KubernetesCluster, name: str, args: KubernetesClusterArgs) -> ClusterOutputs:
+    if args.cloud == "aws":
+        from . import aws
+        return aws.build_cluster(parent, name, args)
+    if args.cloud == "azure":
+        from . import azure
+        return azure.build_cluster(parent, name, args)
+    from . import gcp
+    return gcp.build_cluster(parent, name, args)

@@ -1,0 +1,64 @@
+"""GpuNodePool: GPUs described by name ("two L4s, spot, scale to zero") on EKS, AKS or GKE.
+
+The catalog turns the GPU and count into the cloud's machine type; a
+combination the cloud does not offer is rejected with what it does offer.
+Every pool carries the `nvidia.com/gpu=present:NoSchedule` taint so only pods
+that ask for GPUs land there, and the labels `aiinfra.io/pool`,
+`aiinfra.io/gpu` and `nvidia.com/gpu.present=true` for node selection.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from ..catalog.gpus import MachineType, gpu_machine, gpu_offer_problem, offered_counts
+from ..common import Problem, raise_if_any, tagging
+from .args import GpuNodePoolArgs, GpuPoolOptions
+
+
+def gpu_pool_problems(cloud: str, options: GpuPoolOptions) -> list[Problem]:
+    """Catalog rules; paths are relative to the pool options."""
+    bad = gpu_offer_problem(cloud, options.gpu, options.gpus_per_node)
+    if bad is None:
+        return []
+    if offered_counts(cloud, options.gpu):  # the GPU exists on this cloud, not at this count
+        return [Problem("gpus_per_node", options.gpus_per_node, bad)]
+    return [Problem("gpu", options.gpu, bad)]
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    """A GPU node pool that autoscales between `min_nodes` (0 allowed) and `max_nodes`.
+
+    Outputs: `pool_name`, `machine_type`, `gpu`, `gpus_per_node`, `spot`.
+    """
+
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
+        cloud = args.cluster.args.cloud
+        raise_if_any(f"invalid GpuNodePool {name!r}",
+                     [p.under("GpuNodePoolArgs.options") for p in gpu_pool_problems(cloud, args.options)])
+        machine = gpu_machine(cloud, args.options.gpu, args.options.gpus_per_node)
+        opts = pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(parent=args.cluster), opts)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        super().__init__("aiinfra:compute:GpuNodePool", name, None, opts)
+        self.machine = machine
+        self.options = args.options
+        pool_name = _build(self, name, args, machine)
+        args.cluster.ensure_device_plugin()
+        self.pool_name = pool_name
+        self.register_outputs({"pool_name": pool_name, "machine_type": machine.name, "gpu": args.options.gpu,
+                               "gpus_per_node": args.options.gpus_per_node, "spot": args.options.spot,
+                               "min_nodes": args.options.min_nodes, "max_nodes": args.options.max_nodes})
+
+
+def _build(parent: GpuNodePool, name: str, args: GpuNodePoolArgs, machine: MachineType) -> pulumi.Output[str]:
+    cloud = args.cluster.args.cloud
+    if cloud == "aws":
+        from . import aws
+        return aws.build_gpu_pool(parent, name, args, machine)
+    if cloud == "azure":
+        from . import azure
+        return azure.build_gpu_pool(parent, name, args, machine)
+    from . import gcp
+    return gcp.build_gpu_pool(parent, name, args, machine)

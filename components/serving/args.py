@@ -1,0 +1,199 @@
+"""Arguments and shared shapes of ModelEndpoint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..catalog.regions import Cloud
+from ..common import Environment
+
+if TYPE_CHECKING:
+    from ..compute import GpuNodePool, KubernetesCluster
+    from ..storage import ObjectStore
+
+_DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def image_problem(image: str) -> str | None:
+    """None when the image is pinned to a tag other than `latest` or to a digest."""
+    if "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "allowed: an image pinned to a tag (not latest) or a digest, e.g. repo/server:1.4.2"
+    if last.rsplit(":", 1)[1] in ("latest", ""):
+        return "allowed: a tag other than latest, or a digest (@sha256:...)"
+    return None
+
+
+class ModelSource(_Strict):
+    """What to serve: artifacts in the cell's object store and the container that serves them."""
+
+    artifact_path: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*/$")
+    """Prefix of the model artifacts in the cell's ObjectStore, ending in `/` (e.g. `models/llm-7b/v3/`).
+    The endpoint may read only this prefix."""
+    image: str | None = None
+    """Serving container image, pinned (tag other than latest, or digest). Required except for
+    GCP managed Model Garden / Hugging Face models."""
+    port: int = Field(default=8080, ge=1024, le=65535)
+    """Port the container listens on (unprivileged). Default 8080."""
+    health_path: str = Field(default="/health", pattern=r"^/[A-Za-z0-9._/-]*$")
+    """HTTP path answering 200 when the model is loaded; probes and global health checks use it."""
+    model_garden: str | None = None
+    """GCP managed only: a Model Garden model (`publishers/<p>/models/<m>@<version>`)."""
+    hugging_face: str | None = None
+    """GCP managed only: a Hugging Face model id (`org/model`)."""
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str | None) -> str | None:
+        if value is not None and (bad := image_problem(value)) is not None:
+            raise ValueError(bad)
+        return value
+
+
+class Accelerator(_Strict):
+    """GPUs per replica, from the catalog, or an explicit instance type."""
+
+    gpu: str | None = None
+    """Catalog GPU name (t4, l4, a10g, a100-40gb, a100-80gb, h100)."""
+    count: int = Field(default=1, ge=1, le=8)
+    """GPUs per replica. Default 1."""
+    instance_type: str | None = None
+    """Managed mode only: an explicit instance type (e.g. ml.g6.xlarge, Standard_NC4as_T4_v3)
+    instead of `gpu`."""
+
+    @model_validator(mode="after")
+    def _one(self) -> "Accelerator":
+        if (self.gpu is None) == (self.instance_type is None):
+            raise ValueError("set exactly one of gpu or instance_type")
+        return self
+
+
+class Scaling(_Strict):
+    """What the autoscaler tracks per replica."""
+
+    metric: Literal["invocations", "concurrency"] = "concurrency"
+    """`concurrency`: in-flight requests per replica; `invocations`: requests per minute per replica.
+    Default concurrency (the better signal for GPU inference, whose latency varies with load)."""
+    target: float = Field(default=4, gt=0)
+    """Target value of the metric per replica. Default 4 in-flight requests."""
+
+
+class EndpointOptions(_Strict):
+    """The `endpoint` section of a cell."""
+
+    name: str = Field(default="model", pattern=_DNS_LABEL)
+    """Endpoint name (DNS label). Default `model`."""
+    mode: Literal["managed", "cluster"]
+    """`managed` (SageMaker, Azure ML, Vertex AI) or `cluster` (on the cell's Kubernetes cluster)."""
+    model: ModelSource
+    accelerator: Accelerator
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    """Replicas kept warm. Default 1 (a cold GPU replica takes minutes to load a model)."""
+    max_replicas: int = Field(default=2, ge=1, le=100)
+    """Upper bound of autoscaling. Default 2."""
+    scaling: Scaling = Scaling()
+    engine: Literal["deployment", "kserve"] = "deployment"
+    """Cluster mode: a hardened Deployment (default) or a KServe InferenceService (needs KServe
+    installed on the cluster)."""
+    gpu_pool: str | None = None
+    """Cluster mode: the cell's GPU pool to run on. Default: the pool whose GPU matches."""
+    hostname: str | None = None
+    """Public HTTPS name of this cell's entry (cluster mode), e.g. `aws-use1.models.example.com`."""
+
+    @field_validator("hostname")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not _HOSTNAME.match(value):
+            raise ValueError("allowed: a lowercase DNS name such as aws-use1.models.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> "EndpointOptions":
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) must be at least min_replicas ({self.min_replicas})")
+        return self
+
+
+@dataclass(frozen=True)
+class ModelEndpointArgs:
+    """Arguments of ModelEndpoint."""
+
+    cloud: Cloud
+    """`aws`, `azure` or `gcp`; the provider passed in `opts` must match."""
+    region: str
+    """Region of the endpoint."""
+    environment: Environment
+    """Name, tags and protection of the environment."""
+    options: EndpointOptions
+    """Model, accelerator, replicas, scaling, mode; see EndpointOptions."""
+    bucket_name: pulumi.Input[str]
+    """The ObjectStore bucket (Azure: container) holding `options.model.artifact_path`."""
+    bucket_url: pulumi.Input[str]
+    """The ObjectStore URL (s3://, gs://, https://...)."""
+    cluster: "KubernetesCluster | None" = None
+    """Cluster mode: the cluster to run on."""
+    gpu_pool: "GpuNodePool | None" = None
+    """Cluster mode: the GPU pool to schedule on."""
+    store: "ObjectStore | None" = None
+    """The cell's ObjectStore: access grants target its `scope_id` (bucket ARN, container id, bucket)
+    and, on AWS, its `key_arn`."""
+    resource_group_name: pulumi.Input[str] | None = None
+    """Azure only: the resource group."""
+    project: str | None = None
+    """GCP only: the project."""
+
+
+@dataclass(frozen=True)
+class EndpointOutputs:
+    """What every per-cloud/mode builder returns."""
+
+    url: pulumi.Output[str]
+    """Where clients reach the endpoint (HTTPS)."""
+    health_url: pulumi.Output[str]
+    """Deep health check URL (cluster mode: the public entry + health path)."""
+    entry_hostname: pulumi.Output[str] | None
+    """Public hostname for global traffic (cluster mode), None for managed endpoints."""
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """How pods of a cluster-mode endpoint get the cloud identity that may read the model prefix."""
+
+    service_account_annotations: dict[str, pulumi.Input[str]]
+    """Annotations on the Kubernetes ServiceAccount (IRSA role ARN, Azure client id, GCP service account)."""
+    pod_labels: dict[str, str]
+    """Labels the cloud's identity webhook selects on (Azure: azure.workload.identity/use=true)."""
+    depends_on: list[pulumi.Resource]
+    """Cloud resources pods need before they start (role, binding, association)."""
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """The cloud's load-balanced HTTPS entry for a cluster-mode endpoint."""
+
+    class_name: str
+    """IngressClass (alb, gce, webapprouting.kubernetes.azure.com)."""
+    annotations: dict[str, str]
+    """Ingress annotations: scheme, TLS, health check path."""
+    service_annotations: dict[str, str]
+    """Service annotations (e.g. GKE container-native load balancing)."""
+    allowed_sources: list[k8s.networking.v1.NetworkPolicyPeerArgsDict]
+    """NetworkPolicy `from` peers through which the load balancer reaches the pods."""
+    tls_secret_name: str | None
+    """Secret holding the certificate (cert-manager), or None when the cloud attaches it."""
+    tls_in_spec: bool = True
+    """Whether the Ingress lists its TLS host in `spec.tls` (False where the certificate is attached
+    by annotation and a secret-less entry breaks the controller, as on GKE)."""

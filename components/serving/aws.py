@@ -1,0 +1,449 @@
+"""ModelEndpoint on AWS: SageMaker for managed endpoints; Pod Identity and an ALB for cluster mode.
+
+Managed children (role names): `execution-role`, `read-policy` (the model prefix,
+the image's ECR repository, the endpoint's log group), `key-policy` (kms:Decrypt
+on the store's key through S3), `log-group`, `model`, `endpoint-config`,
+`endpoint-key` (only for instance types without local storage, see
+`has_local_storage`), `alarm-5xx`, `alarm-latency`, `endpoint`, `scaling-target`,
+`scaling-policy`.
+
+Cluster-mode children: `pod-role`, `pod-read-policy`, `pod-key-policy`,
+`pod-identity`; the cluster gets the AWS Load Balancer Controller once
+(`compute.aws.install_load_balancer_controller`), which turns the endpoint's
+Ingress (class `alb`) into an internet-facing ALB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from ..catalog.gpus import CatalogError, gpu_machine
+from ..common import Problem, raise_if_any
+from ..common.naming import global_name
+from ..compute.aws import (ALB_SSL_POLICY, POD_IDENTITY_TRUST, EksHandle, LoadBalancerController,
+                           install_load_balancer_controller)
+from ..storage.aws import partition
+from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+
+VARIANT = "primary"
+"""The one production variant. Blue/green updates need the same variant name in old and new configs."""
+SAGEMAKER_PORT = 8080
+SAGEMAKER_HEALTH_PATH = "/ping"
+"""SageMaker sends `GET /ping` and `POST /invocations` to port 8080 of the container; nothing else is routed."""
+MODEL_DIR = "/opt/ml/model"
+"""Where SageMaker copies the model prefix before the container starts."""
+STARTUP_TIMEOUT_SECONDS = 600
+"""Same 10 minutes the cluster-mode startup probe allows a GPU model to load."""
+DOWNLOAD_TIMEOUT_SECONDS = 1200
+"""Copying multi-GB weights from S3 to the instance."""
+BAKE_SECONDS = 600
+"""How long new capacity takes traffic under the rollback alarms before the update proceeds/finishes."""
+TERMINATION_WAIT_SECONDS = 300
+"""The old fleet stays up this long after a successful update (fast manual rollback)."""
+UPDATE_TIMEOUT_SECONDS = 3600
+"""Upper bound of a whole blue/green update (GPU capacity, download, startup, baking)."""
+LATENCY_ALARM_SECONDS = 10
+"""Rollback when p99 model latency stays above this for three minutes."""
+SCALE_OUT_COOLDOWN = 120
+SCALE_IN_COOLDOWN = 600
+"""GPU instances are slow to start and costly to churn: scale out quickly, scale in cautiously."""
+
+POD_IDENTITY_ANNOTATION = "aiinfra.io/pod-identity-role"
+"""Informative only: Pod Identity binds the role by namespace/service account (no IRSA annotation is needed)."""
+
+PREDEFINED_METRICS = {
+    "invocations": "SageMakerVariantInvocationsPerInstance",
+    "concurrency": "SageMakerVariantConcurrentRequestsPerModelHighResolution",
+}
+"""Scaling.metric -> Application Auto Scaling predefined metric. Invocations are per instance per minute;
+concurrency is the high-resolution (10 s) in-flight requests per model copy (one copy per instance here)."""
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[a-z0-9._/-]+)[:@]")
+_LOCAL_STORAGE_FAMILIES = {"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"}
+_STORAGE_SUFFIX = re.compile(r"^[a-z]+\d+[a-z]*d[a-z]*$")  # m5d, c6id, r5dn, g4dn, p4d, p4de ...
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+def _policy(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def prefix_read_statements(bucket_arn: str, prefix: str) -> list[dict[str, Any]]:
+    """Read objects under `prefix` and list only that prefix; nothing else in the bucket."""
+    return [
+        {"Sid": "ReadModelPrefix", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{bucket_arn}/{prefix}*"]},
+        {"Sid": "ListModelPrefix", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn],
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}},
+    ]
+
+
+def key_statements(key_arn: str, region: str) -> list[dict[str, Any]]:
+    """Decrypt with the store's key, and only for S3 reads in the store's region."""
+    return [{"Sid": "DecryptModelObjects", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key_arn],
+             "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{_dns_suffix(region)}"}}}]
+
+
+def _dns_suffix(region: str) -> str:
+    return "amazonaws.com.cn" if partition(region) == "aws-cn" else "amazonaws.com"
+
+
+def _store_grants(parent: pulumi.Resource, name: str, args: ModelEndpointArgs,
+                  role: aws.iam.Role, extra: pulumi.Input[list[dict[str, Any]]] | None = None,
+                  prefix_role: str = "") -> list[pulumi.Resource]:
+    """Inline policies of `role`: the model prefix (plus `extra` statements), and the store's key.
+
+    Two policies, not one: the prefix policy is built from known values and shows in an offline plan;
+    the key ARN is only known once the key exists.
+    """
+    store = args.store
+    assert store is not None
+    env, region, prefix = args.environment, args.region, args.options.model.artifact_path
+    read = pulumi.Output.all(store.scope_id, extra or []).apply(
+        lambda a: _policy(prefix_read_statements(a[0], prefix) + list(a[1])))
+    grants: list[pulumi.Resource] = [
+        aws.iam.RolePolicy(f"{name}-{prefix_role}read-policy", role=role.id, policy=read, opts=env.child(parent))]
+    if store.key_arn is not None:
+        grants.append(aws.iam.RolePolicy(
+            f"{name}-{prefix_role}key-policy", role=role.id,
+            policy=store.key_arn.apply(lambda k: _policy(key_statements(k, region))), opts=env.child(parent)))
+    return grants
+
+
+def _require_store(name: str, args: ModelEndpointArgs) -> None:
+    if args.store is None:
+        raise_if_any(f"invalid ModelEndpoint {name!r}", [Problem(
+            "ModelEndpointArgs.store", None,
+            "required on AWS: the ObjectStore holding the model (access is granted to its prefix only)",
+            missing=True)])
+
+
+# --- cluster mode -----------------------------------------------------------------------------
+
+def _handle(args: ModelEndpointArgs) -> EksHandle:
+    assert args.cluster is not None
+    handle = args.cluster.handle
+    if not isinstance(handle, EksHandle):
+        raise TypeError(f"a cluster-mode endpoint on AWS needs an EKS cluster, got handle {type(handle).__name__}")
+    return handle
+
+
+def _controller(args: ModelEndpointArgs) -> LoadBalancerController:
+    """The cluster's AWS Load Balancer Controller (installed by the first endpoint that asks)."""
+    assert args.cluster is not None
+    return install_load_balancer_controller(args.cluster, _handle(args))
+
+
+def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                      service_account: str) -> WorkloadIdentity:
+    """EKS Pod Identity: a role pods of `namespace/service_account` get, reading only the model's prefix.
+
+    The role trusts `pods.eks.amazonaws.com`; the association binds it to the service account (no
+    annotation is involved, the one set here only names the role for people reading the cluster).
+    Also makes sure the cluster runs the AWS Load Balancer Controller the endpoint's Ingress needs.
+    """
+    _require_store(name, args)
+    handle = _handle(args)
+    _controller(args)
+    env = args.environment
+    role = aws.iam.Role(
+        f"{name}-pod-role",
+        description=f"Pods of {namespace}/{service_account}: read {args.options.model.artifact_path}",
+        assume_role_policy=POD_IDENTITY_TRUST,
+        opts=env.child(parent))
+    grants = _store_grants(parent, name, args, role, prefix_role="pod-")
+    association = aws.eks.PodIdentityAssociation(
+        f"{name}-pod-identity",
+        cluster_name=handle.cluster_name, namespace=namespace, service_account=service_account,
+        role_arn=role.arn, region=handle.region,
+        opts=env.child(parent, depends_on=[handle.pod_identity_addon, *grants]))
+    return WorkloadIdentity(service_account_annotations={POD_IDENTITY_ANNOTATION: role.arn},
+                            pod_labels={}, depends_on=[association])
+
+
+def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
+    """An internet-facing ALB (AWS Load Balancer Controller) sending to pod IPs, HTTPS 443 only, TLS 1.2+.
+
+    No certificate is named: the controller discovers an ISSUED ACM certificate in the cluster's region
+    whose names cover the Ingress TLS host (e.g. `aws-use1.models.example.com` or `*.models.example.com`).
+    That certificate must exist in ACM before the Ingress is applied, or the ALB is not created.
+    Pods are reached from the ALB's addresses in the VPC, so the NetworkPolicy admits the VPC CIDR
+    (the primary CIDR; the created networks have no other).
+    """
+    model = args.options.model
+    controller = _controller(args)
+    prefix = "alb.ingress.kubernetes.io"
+    return IngressSettings(
+        class_name="alb",
+        annotations={
+            f"{prefix}/scheme": "internet-facing",
+            f"{prefix}/target-type": "ip",
+            f"{prefix}/listen-ports": '[{"HTTPS":443}]',
+            f"{prefix}/ssl-policy": ALB_SSL_POLICY,
+            f"{prefix}/backend-protocol": "HTTP",
+            f"{prefix}/healthcheck-path": model.health_path,
+            f"{prefix}/healthcheck-protocol": "HTTP",
+            f"{prefix}/success-codes": "200",
+            # Long generations without streamed bytes outlast the default 60 s idle timeout.
+            f"{prefix}/load-balancer-attributes":
+                "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true",
+            # Deregister within the pods' 60 s termination grace period.
+            f"{prefix}/target-group-attributes": "deregistration_delay.timeout_seconds=60",
+        },
+        service_annotations={},
+        allowed_sources=[{"ip_block": {"cidr": controller.vpc_cidr}}],
+        tls_secret_name=None,
+    )
+
+
+def extra_ingress_objects(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                          labels: dict[str, str]) -> None:
+    """Nothing: the ALB, its listener, target group and certificate come from the controller and ACM."""
+
+
+# --- managed (SageMaker) ----------------------------------------------------------------------
+
+def has_local_storage(instance_type: str) -> bool:
+    """Whether an `ml.*` instance type has local (NVMe) instance storage.
+
+    SageMaker rejects an endpoint config that names a KMS key for such types (their local volumes are
+    encrypted by the instance's hardware): every GPU family of the catalog (g4dn, g5, g6, p4d, p4de, p5).
+    """
+    family = instance_type.removeprefix("ml.").split(".", 1)[0]
+    return family in _LOCAL_STORAGE_FAMILIES or bool(_STORAGE_SUFFIX.match(family))
+
+
+def sagemaker_instance_type(args: ModelEndpointArgs) -> str:
+    acc = args.options.accelerator
+    if acc.instance_type is not None:
+        return acc.instance_type
+    assert acc.gpu is not None
+    return "ml." + gpu_machine("aws", acc.gpu, acc.count).name
+
+
+def _managed_problems(args: ModelEndpointArgs) -> list[Problem]:
+    options, model = args.options, args.options.model
+    problems: list[Problem] = []
+    path = "ModelEndpointArgs.options"
+    if args.store is None:
+        problems.append(Problem("ModelEndpointArgs.store", None, "required on AWS: the ObjectStore holding the model",
+                                missing=True))
+    image = model.image or ""
+    match = _ECR_IMAGE.match(image)
+    if match is None:
+        problems.append(Problem(
+            f"{path}.model.image", model.image,
+            "allowed on SageMaker: an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "
+            "copy public images into ECR (or an ECR pull-through cache) first"))
+    elif match["region"] != args.region:
+        problems.append(Problem(f"{path}.model.image", model.image,
+                                f"allowed on SageMaker: an ECR image in the endpoint's region {args.region!r}"))
+    if model.port != SAGEMAKER_PORT:
+        problems.append(Problem(f"{path}.model.port", model.port,
+                                f"allowed on SageMaker: {SAGEMAKER_PORT} (SageMaker sends every request there)"))
+    if model.health_path != SAGEMAKER_HEALTH_PATH:
+        problems.append(Problem(f"{path}.model.health_path", model.health_path,
+                                f"allowed on SageMaker: {SAGEMAKER_HEALTH_PATH} (the only health check it sends)"))
+    acc = options.accelerator
+    if acc.instance_type is not None and not acc.instance_type.startswith("ml."):
+        problems.append(Problem(f"{path}.accelerator.instance_type", acc.instance_type,
+                                "allowed on SageMaker: an ml.* instance type, e.g. ml.g6.xlarge"))
+    elif acc.gpu is not None:
+        try:
+            machine = gpu_machine("aws", acc.gpu, acc.count).name
+        except CatalogError as exc:  # the front door reports offers; keep the message if it gets here
+            problems.append(Problem(f"{path}.accelerator.gpu", acc.gpu, str(exc)))
+        else:
+            if machine.endswith(".metal"):
+                problems.append(Problem(f"{path}.accelerator", {"gpu": acc.gpu, "count": acc.count},
+                                        f"allowed on SageMaker: not ml.{machine} (no metal instances); "
+                                        "set accelerator.instance_type, e.g. ml.g4dn.12xlarge"))
+    return problems
+
+
+def _repository_arn(image: str) -> str:
+    match = _ECR_IMAGE.match(image)
+    assert match is not None
+    return f"arn:{partition(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+
+
+def _runtime_url(region: str, endpoint_name: str) -> str:
+    return f"https://runtime.sagemaker.{region}.{_dns_suffix(region)}/endpoints/{endpoint_name}/invocations"
+
+
+def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
+    """A SageMaker real-time endpoint serving the model prefix with a custom container.
+
+    - Execution role: reads only the model prefix (and decrypts with the store's key through S3),
+      pulls only the serving image's ECR repository, writes only the endpoint's log group.
+    - Model: auto-named; the prefix is copied uncompressed (S3Prefix) to /opt/ml/model; network
+      isolation is on, so the container cannot call out (no exfiltration, no Hub downloads): SageMaker
+      itself fetches the weights with the role before the container starts.
+    - Endpoint config: auto-named, so a change creates the new config before the old one is deleted
+      (fixed names break updates: terraform-provider-aws #40048); least-outstanding-requests routing;
+      a customer KMS key for the ML volume unless the instance type has local storage (SageMaker rejects
+      a key there; local NVMe is hardware-encrypted).
+    - Endpoint: a fixed, stack-unique name (the URL and alarms need it before it exists; only a
+      rename replaces it); blue/green updates (canary of one instance when at least two run, else all
+      at once) baked under two alarms (5XX errors, p99 latency) that roll the update back.
+    - Autoscaling between min and max replicas on invocations per instance per minute, or on the
+      high-resolution concurrent requests per model.
+
+    The URL is SageMaker's runtime API, which requires SigV4-signed requests: it cannot sit directly
+    behind a shared DNS name. Putting a managed endpoint behind global traffic needs a per-cloud front
+    door (e.g. API Gateway with IAM auth calling the endpoint, serving the shared hostname's certificate
+    and a deep health path). `entry_hostname` is therefore None.
+    """
+    raise_if_any(f"invalid ModelEndpoint {name!r}", _managed_problems(args))
+    options, model, env, region = args.options, args.options.model, args.environment, args.region
+    part = partition(region)
+    endpoint_name = global_name(name)
+    log_group_name = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+    instance_type = sagemaker_instance_type(args)
+    assert model.image is not None
+
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-log-group", name=log_group_name, retention_in_days=365 if env.is_prod else 30, region=region,
+        opts=env.child(parent, stateful=True))
+    role = aws.iam.Role(
+        f"{name}-execution-role",
+        description=f"SageMaker endpoint {endpoint_name}: read {model.artifact_path}",
+        assume_role_policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}]}),
+        opts=env.child(parent))
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
+    repository = _repository_arn(model.image)
+
+    def runtime_statements(account_id: str) -> list[dict[str, Any]]:
+        group_arn = f"arn:{part}:logs:{region}:{account_id}:log-group:{log_group_name}"
+        return [
+            {"Sid": "EcrToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "PullServingImage", "Effect": "Allow",
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+             "Resource": [repository]},
+            {"Sid": "EndpointLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+             "Resource": [group_arn, f"{group_arn}:*"]},
+        ]
+
+    grants = _store_grants(parent, name, args, role, extra=account.apply(runtime_statements))
+
+    model_uri = pulumi.Output.from_input(args.bucket_name).apply(lambda b: f"s3://{b}/{model.artifact_path}")
+    sm_model = aws.sagemaker.Model(
+        f"{name}-model",
+        execution_role_arn=role.arn,
+        enable_network_isolation=True,
+        primary_container={
+            "image": model.image,
+            "mode": "SingleModel",
+            "model_data_source": {"s3_data_sources": [{
+                "s3_uri": model_uri, "s3_data_type": "S3Prefix", "compression_type": "None"}]},
+            # The same variables cluster mode sets, pointing at SageMaker's copy of the prefix;
+            # Hugging Face containers (TGI/TEI) read HF_MODEL_ID.
+            "environment": {"MODEL_URI": MODEL_DIR, "MODEL_CACHE_DIR": MODEL_DIR, "HF_MODEL_ID": MODEL_DIR,
+                            "PORT": str(SAGEMAKER_PORT)},
+        },
+        region=region,
+        opts=env.child(parent, depends_on=grants))
+
+    key: aws.kms.Key | None = None
+    if not has_local_storage(instance_type):
+        key = aws.kms.Key(
+            f"{name}-endpoint-key",
+            description=f"ML storage volumes of SageMaker endpoint {endpoint_name}",
+            enable_key_rotation=True, deletion_window_in_days=30, region=region,
+            opts=env.child(parent))
+    config = aws.sagemaker.EndpointConfiguration(
+        f"{name}-endpoint-config",
+        production_variants=[{
+            "variant_name": VARIANT,
+            "model_name": sm_model.name,
+            "instance_type": instance_type,
+            "initial_instance_count": options.min_replicas,
+            "container_startup_health_check_timeout_in_seconds": STARTUP_TIMEOUT_SECONDS,
+            "model_data_download_timeout_in_seconds": DOWNLOAD_TIMEOUT_SECONDS,
+            # Inference latency varies with the request: send to the least busy instance.
+            "routing_configs": [{"routing_strategy": "LEAST_OUTSTANDING_REQUESTS"}],
+        }],
+        kms_key_arn=key.arn if key is not None else None,
+        region=region,
+        opts=env.child(parent))
+
+    dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
+    errors = aws.cloudwatch.MetricAlarm(
+        f"{name}-alarm-5xx",
+        name=f"{endpoint_name}-invocation-5xx",
+        alarm_description=f"5XX responses of SageMaker endpoint {endpoint_name}: rolls back a blue/green update",
+        namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", dimensions=dimensions,
+        statistic="Sum", period=60, evaluation_periods=2, datapoints_to_alarm=2, threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+        region=region, opts=env.child(parent))
+    latency = aws.cloudwatch.MetricAlarm(
+        f"{name}-alarm-latency",
+        name=f"{endpoint_name}-model-latency",
+        alarm_description=f"p99 model latency of SageMaker endpoint {endpoint_name} above "
+                          f"{LATENCY_ALARM_SECONDS} s: rolls back a blue/green update",
+        namespace="AWS/SageMaker", metric_name="ModelLatency", dimensions=dimensions,
+        extended_statistic="p99", period=60, evaluation_periods=3, datapoints_to_alarm=3,
+        threshold=LATENCY_ALARM_SECONDS * 1_000_000,  # microseconds
+        comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+        region=region, opts=env.child(parent))
+
+    routing: aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgsDict
+    if options.min_replicas >= 2:
+        # One instance is at most half of any fleet this endpoint runs (autoscaling never goes below min).
+        routing = {"type": "CANARY", "canary_size": {"type": "INSTANCE_COUNT", "value": 1},
+                   "wait_interval_in_seconds": BAKE_SECONDS}
+    else:
+        routing = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": BAKE_SECONDS}
+    deployment: aws.sagemaker.EndpointDeploymentConfigArgsDict = {
+        "blue_green_update_policy": {
+            "traffic_routing_configuration": routing,
+            "termination_wait_in_seconds": TERMINATION_WAIT_SECONDS,
+            "maximum_execution_timeout_in_seconds": UPDATE_TIMEOUT_SECONDS,
+        },
+        "auto_rollback_configuration": {"alarms": [{"alarm_name": errors.name}, {"alarm_name": latency.name}]},
+    }
+    endpoint = aws.sagemaker.Endpoint(
+        f"{name}-endpoint",
+        name=endpoint_name,
+        endpoint_config_name=config.name,
+        deployment_config=deployment,
+        region=region,
+        opts=env.child(parent, depends_on=[log_group, *grants]))
+
+    target = aws.appautoscaling.Target(
+        f"{name}-scaling-target",
+        service_namespace="sagemaker",
+        scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+        resource_id=endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{VARIANT}"),
+        min_capacity=options.min_replicas,
+        max_capacity=options.max_replicas,
+        region=region,
+        opts=env.child(parent))
+    aws.appautoscaling.Policy(
+        f"{name}-scaling-policy",
+        policy_type="TargetTrackingScaling",
+        service_namespace=target.service_namespace,
+        scalable_dimension=target.scalable_dimension,
+        resource_id=target.resource_id,
+        target_tracking_scaling_policy_configuration={
+            "target_value": options.scaling.target,
+            "predefined_metric_specification": {"predefined_metric_type": PREDEFINED_METRICS[options.scaling.metric]},
+            "scale_out_cooldown": SCALE_OUT_COOLDOWN,
+            "scale_in_cooldown": SCALE_IN_COOLDOWN,
+        },
+        region=region,
+        opts=env.child(parent))
+
+    url = endpoint.name.apply(lambda n: _runtime_url(region, n))
+    return EndpointOutputs(url=url, health_url=url, entry_hostname=None)

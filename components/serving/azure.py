@@ -1,0 +1,520 @@
+"""ModelEndpoint on Azure: an Azure ML managed online endpoint, and the workload identity and
+ingress of cluster mode (AKS).
+
+Managed mode children (role names): `kv` (Key Vault), `logs` (Log Analytics workspace),
+`insights` (Application Insights), `workspace` (the Azure ML workspace), `datastore` (the
+cell's model container as an identity-based datastore), `environment` (the serving image),
+`model` (the artifact prefix as a registered model), `endpoint` (OnlineEndpoint),
+`endpoint-logs` (diagnostic setting), `model-reader` (the endpoint identity's read access
+to the container), `deployment` (OnlineDeployment), `traffic` (an ARM template deployment,
+see below) and `autoscale` (an Azure Monitor autoscale setting, when max > min replicas).
+
+Cluster mode children: `identity` (user-assigned identity), `federated-credential` (trusts
+the cluster's OIDC issuer for the endpoint's ServiceAccount), `model-reader` (Storage Blob
+Data Reader on the model's container).
+
+Traffic without a cycle
+-----------------------
+An online endpoint's `traffic` names its deployments, and a deployment needs its endpoint
+first (azureml-examples PR #2905). So the OnlineEndpoint is created *without* traffic, and
+Pulumi ignores changes to `properties.traffic`; after the OnlineDeployment exists, an ARM
+template deployment (`azure_native.resources.Deployment`, incremental mode) PUTs the same
+endpoint again with `traffic: {<deployment>: 100}`. It depends on the OnlineDeployment, so
+the order is endpoint -> deployment -> traffic, with no cycle. Deleting the ARM deployment
+only deletes the deployment record; the endpoint and its traffic stay. The template carries
+every property the OnlineEndpoint resource sets (location, identity, tags, auth mode, public
+access), so any change to them changes the template too and re-applies the traffic right
+after Pulumi updates the endpoint (whose PUT carries no traffic). The OnlineDeployment is
+`deleted_with` the endpoint: deleting an endpoint deletes its deployments, and a deployment
+still taking traffic cannot be deleted on its own; replacing the deployment alone (a change
+of endpoint or workspace) needs its traffic moved first.
+
+Managed-mode decisions
+----------------------
+- Auth mode `AADToken` (Microsoft Entra tokens, supported for managed online endpoints
+  only): callers need a role with `.../onlineEndpoints/score/action` on the endpoint (e.g.
+  AzureML Data Scientist); there are no static keys to leak or rotate.
+- Managed deployments support only the `Default` scale type (TargetUtilization is for
+  Kubernetes online deployments), so the deployment starts at `min_replicas` (sku capacity)
+  and an Azure Monitor autoscale setting scales it between `min_replicas` and
+  `max_replicas` on endpoint metrics divided per instance: `RequestsPerMinute` of this
+  deployment for `invocations`, `ConnectionsActive` (open client connections, an
+  approximation of in-flight requests) for `concurrency`.
+- The workspace uses the cell's storage account (shared keys off, so its system datastores
+  authenticate with identity), a Key Vault with Azure RBAC and purge protection, and
+  Application Insights on a Log Analytics workspace. The Azure ML resource provider grants
+  the workspace's system-assigned identity its roles on these at creation, so whoever runs
+  Pulumi needs Owner or User Access Administrator on the resource group. No container
+  registry is given: Azure ML creates one when it first needs it.
+- Public network access stays on for the workspace and the endpoint (no private endpoints
+  or private DNS are set up here); the endpoint still answers only Entra-authenticated calls.
+- The serving image becomes an EnvironmentVersion (image plus liveness, readiness and
+  scoring routes on the model's port) and the artifact prefix a ModelVersion on an
+  identity-based datastore over the cell's container (`azureml://.../datastores/...`, the
+  form Azure ML accepts for registered models); both are immutable, so their version is a
+  hash of their content and a change registers a new version. The endpoint's
+  system-assigned identity gets Storage Blob Data Reader on that container (Azure ML grants
+  it only the workspace's default datastore by itself); the model is mounted read-only at
+  `/models`.
+- Scoring path: `/score` (the spec has no field for it yet).
+
+Cluster-mode ingress (prerequisite)
+-----------------------------------
+The AKS application routing add-on (managed ingress-nginx, IngressClass
+`webapprouting.kubernetes.azure.com`, controllers in namespace `app-routing-system`) is the
+entry. The add-on can attach a Key Vault certificate (annotation
+`kubernetes.azure.com/tls-cert-keyvault-uri`), but the spec names no certificate, so TLS
+comes from cert-manager instead: the cluster needs cert-manager installed with a
+ClusterIssuer named `letsencrypt` (HTTP-01 through this ingress class), which writes the
+certificate into the secret `<endpoint>-tls`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import Mapping, cast
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from ..catalog.gpus import gpu_machine
+from ..common.naming import compact_name, stable_suffix
+from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+
+ml = azure_native.machinelearningservices
+
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience Entra ID expects in federated Kubernetes service-account tokens."""
+
+INGRESS_CLASS = "webapprouting.kubernetes.azure.com"
+APP_ROUTING_NAMESPACE = "app-routing-system"
+"""Where the application routing add-on runs its NGINX controllers."""
+CLUSTER_ISSUER = "letsencrypt"
+
+ONLINE_ENDPOINT_API_VERSION = "2025-12-01"
+"""The API version azure-native 3.29 uses for OnlineEndpoint; the traffic template uses it too."""
+AUTH_MODE = "AADToken"
+DEPLOYMENT_NAME = "primary"
+SCORING_PATH = "/score"
+MODEL_MOUNT_PATH = "/models"
+DATASTORE_NAME = "cell_models"
+ENDPOINT_METRICS_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+ENDPOINT_LOG_CATEGORIES = ("AmlOnlineEndpointConsoleLog", "AmlOnlineEndpointTrafficLog",
+                           "AmlOnlineEndpointEventLog")
+
+LIVENESS: ml.ProbeSettingsArgsDict = {"initial_delay": "PT600S", "period": "PT10S", "timeout": "PT5S",
+                                      "failure_threshold": 6, "success_threshold": 1}
+"""A GPU model can take minutes to load: liveness starts after 10 minutes and restarts a
+replica after one minute without an answer."""
+READINESS: ml.ProbeSettingsArgsDict = {"initial_delay": "PT10S", "period": "PT5S", "timeout": "PT5S",
+                                       "failure_threshold": 3, "success_threshold": 1}
+"""Traffic reaches a replica only once its health path answers; 15 s of failures take it out."""
+REQUEST_TIMEOUT = "PT90S"
+
+
+def _role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("/subscriptions/", subscription_id,
+                                "/providers/Microsoft.Authorization/roleDefinitions/", role_id)
+
+
+def _client(parent: pulumi.Resource) -> pulumi.Output[azure_native.authorization.GetClientConfigResult]:
+    return azure_native.authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=parent))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cluster mode
+# ---------------------------------------------------------------------------------------------
+
+def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                      service_account: str) -> WorkloadIdentity:
+    """A user-assigned identity the endpoint's ServiceAccount federates to, reading the model's container.
+
+    Azure RBAC cannot scope a role assignment to a blob prefix: the narrowest scope is the
+    container, so the pods may read every blob in the model container (read only), not just
+    `artifact_path`. An ABAC condition on the blob path would narrow it further; the cell's
+    container is meant to hold models only.
+    """
+    assert args.cluster is not None
+    env = args.environment
+    group = _group(args)
+    identity = azure_native.managedidentity.UserAssignedIdentity(
+        f"{name}-identity", resource_group_name=group, location=args.region, opts=env.child(parent))
+    credential = azure_native.managedidentity.FederatedIdentityCredential(
+        f"{name}-federated-credential",
+        resource_group_name=group,
+        resource_name_=identity.name,
+        federated_identity_credential_resource_name=f"{namespace}-{service_account}",
+        issuer=args.cluster.oidc_issuer,
+        subject=f"system:serviceaccount:{namespace}:{service_account}",
+        audiences=[TOKEN_AUDIENCE],
+        opts=env.child(parent))
+    reader = _blob_reader(parent, f"{name}-model-reader", args, identity.principal_id,
+                          _client(parent).subscription_id)
+    return WorkloadIdentity(
+        service_account_annotations={"azure.workload.identity/client-id": identity.client_id},
+        pod_labels={"azure.workload.identity/use": "true"},
+        depends_on=[credential, reader])
+
+
+def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
+    """The application routing add-on's NGINX, TLS from cert-manager, only its pods admitted."""
+    return IngressSettings(
+        class_name=INGRESS_CLASS,
+        annotations={
+            "cert-manager.io/cluster-issuer": CLUSTER_ISSUER,
+            "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+            "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+            # Generation can stream for minutes: no 60 s cut-off, no response buffering.
+            "nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
+            "nginx.ingress.kubernetes.io/proxy-send-timeout": "300",
+            "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+            "nginx.ingress.kubernetes.io/proxy-body-size": "16m",
+        },
+        service_annotations={},
+        allowed_sources=[{"namespace_selector": {
+            "match_labels": {"kubernetes.io/metadata.name": APP_ROUTING_NAMESPACE}}}],
+        tls_secret_name=f"{args.options.name}-tls",
+    )
+
+
+def extra_ingress_objects(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                          labels: dict[str, str]) -> None:
+    """Nothing: the add-on's IngressClass and cert-manager's ClusterIssuer are cluster-wide."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Managed mode
+# ---------------------------------------------------------------------------------------------
+
+def instance_type(args: ModelEndpointArgs) -> str:
+    """The explicit instance type, else the catalog's VM size for the GPU and count."""
+    acc = args.options.accelerator
+    if acc.instance_type is not None:
+        return acc.instance_type
+    assert acc.gpu is not None
+    return gpu_machine("azure", acc.gpu, acc.count).name
+
+
+def endpoint_name(name: str, options_name: str) -> str:
+    """`<endpoint>-<hash>`: the scoring host `<name>.<region>.inference.ml.azure.com` is regional."""
+    suffix = stable_suffix(f"{name}-endpoint", 8)
+    return f"{options_name[: 32 - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def workspace_name(name: str) -> str:
+    """`<name>-mlw-<hash>`, at most 33 characters (the workspace limit)."""
+    suffix = stable_suffix(f"{name}-workspace")
+    stem = re.sub(r"[^a-zA-Z0-9-]+", "-", f"{name}-mlw")
+    return f"{stem[: 33 - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def _version(*parts: str) -> str:
+    """An immutable asset's version: a hash of what it is made of."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _account_id(container_id: str) -> str:
+    """`.../storageAccounts/<account>/blobServices/default/containers/<c>` -> the account id."""
+    return container_id.split("/blobServices/", 1)[0]
+
+
+def _account_name(container_id: str) -> str:
+    return _account_id(container_id).rsplit("/", 1)[-1]
+
+
+def _container_name(container_id: str) -> str:
+    return container_id.rsplit("/", 1)[-1]
+
+
+def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
+    """An Azure ML managed online endpoint serving the custom image with the model mounted."""
+    if args.store is None:
+        raise pulumi.RunError(f"ModelEndpoint {name!r}: managed mode on Azure needs ModelEndpointArgs.store "
+                              "(the workspace uses the cell's storage account)")
+    env = args.environment
+    options, model = args.options, args.options.model
+    assert model.image is not None
+    group = _group(args)
+    client = _client(parent)
+    container_id = args.store.scope_id
+
+    vault = azure_native.keyvault.Vault(
+        f"{name}-kv",
+        vault_name=compact_name(name, prefix="kv"),
+        resource_group_name=group,
+        location=args.region,
+        properties={
+            "tenant_id": client.tenant_id,
+            "sku": {"family": azure_native.keyvault.SkuFamily.A, "name": azure_native.keyvault.SkuName.STANDARD},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+            "soft_delete_retention_in_days": 90,
+            "enable_purge_protection": True,
+            "enabled_for_deployment": False,
+            "enabled_for_disk_encryption": False,
+            "enabled_for_template_deployment": False,
+        },
+        opts=env.child(parent, stateful=True))
+    logs = azure_native.operationalinsights.Workspace(
+        f"{name}-logs",
+        resource_group_name=group,
+        location=args.region,
+        sku={"name": azure_native.operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
+        retention_in_days=90 if env.is_prod else 30,
+        opts=env.child(parent, stateful=True))
+    insights = azure_native.applicationinsights.Component(
+        f"{name}-insights",
+        resource_group_name=group,
+        location=args.region,
+        kind="web",
+        application_type=azure_native.applicationinsights.ApplicationType.WEB,
+        ingestion_mode=azure_native.applicationinsights.IngestionMode.LOG_ANALYTICS,
+        workspace_resource_id=logs.id,
+        opts=env.child(parent))
+
+    ws_name = workspace_name(name)
+    workspace = ml.Workspace(
+        f"{name}-workspace",
+        workspace_name=ws_name,
+        resource_group_name=group,
+        location=args.region,
+        kind="Default",
+        sku={"name": "Basic", "tier": ml.SkuTier.BASIC},
+        identity={"type": ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
+        storage_account=container_id.apply(_account_id),
+        key_vault=vault.id,
+        application_insights=insights.id,
+        # The cell's account has shared keys off: the workspace's own datastores use identity.
+        system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
+        public_network_access=ml.PublicNetworkAccessType.ENABLED,
+        hbi_workspace=False,
+        v1_legacy_mode=False,
+        opts=env.child(parent, stateful=True))
+
+    datastore = ml.Datastore(
+        f"{name}-datastore",
+        name=DATASTORE_NAME,
+        resource_group_name=group,
+        workspace_name=workspace.name,
+        properties={
+            "datastore_type": "AzureBlob",
+            "account_name": container_id.apply(_account_name),
+            "container_name": container_id.apply(_container_name),
+            # No stored credential: whoever reads (the endpoint's identity) uses its own Entra token.
+            "credentials": {"credentials_type": "None"},
+            "description": "The cell's model container (identity-based access).",
+        },
+        opts=env.child(parent))
+
+    routes: ml.InferenceContainerPropertiesArgsDict = {
+        "liveness_route": {"path": model.health_path, "port": model.port},
+        "readiness_route": {"path": model.health_path, "port": model.port},
+        "scoring_route": {"path": SCORING_PATH, "port": model.port},
+    }
+    environment = ml.EnvironmentVersion(
+        f"{name}-environment",
+        name=f"{options.name}-server",
+        version=_version(model.image, model.health_path, SCORING_PATH, str(model.port)),
+        resource_group_name=group,
+        workspace_name=workspace.name,
+        properties={
+            "image": model.image,
+            "os_type": ml.OperatingSystemType.LINUX,
+            "inference_config": routes,
+            "description": f"Serving image of {options.name}.",
+        },
+        opts=env.child(parent))
+
+    model_uri = pulumi.Output.concat(
+        "azureml://subscriptions/", client.subscription_id, "/resourcegroups/", group,
+        "/workspaces/", workspace.name, "/datastores/", datastore.name, "/paths/", model.artifact_path)
+    registered = ml.ModelVersion(
+        f"{name}-model",
+        name=f"{options.name}-model",
+        version=_version(model.artifact_path),
+        resource_group_name=group,
+        workspace_name=workspace.name,
+        properties={
+            "model_type": "custom_model",
+            "model_uri": model_uri,
+            "description": f"Artifacts of {options.name} under {model.artifact_path} in the cell's container.",
+        },
+        opts=env.child(parent))
+
+    ep_name = endpoint_name(name, options.name)
+    endpoint = ml.OnlineEndpoint(
+        f"{name}-endpoint",
+        endpoint_name=ep_name,
+        resource_group_name=group,
+        workspace_name=workspace.name,
+        location=args.region,
+        identity={"type": ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
+        # No traffic here: the `traffic` ARM deployment sets it once the deployment exists.
+        properties={"auth_mode": AUTH_MODE, "public_network_access": ml.PublicNetworkAccessType.ENABLED},
+        opts=env.child(parent, ignore_changes=["properties.traffic"]))
+
+    azure_native.monitor.DiagnosticSetting(
+        f"{name}-endpoint-logs",
+        name="endpoint-logs",
+        resource_uri=endpoint.id,
+        workspace_id=logs.id,
+        logs=[{"category": category, "enabled": True} for category in ENDPOINT_LOG_CATEGORIES],
+        opts=env.child(parent))
+
+    # Known once the endpoint exists (its system-assigned identity); Azure ML's own grant
+    # covers only the workspace's default datastore, not the cell's model container.
+    principal = endpoint.identity.apply(lambda i: i.principal_id if i is not None else None)
+    reader = _blob_reader(parent, f"{name}-model-reader", args, cast(pulumi.Output[str], principal),
+                          client.subscription_id, after=[endpoint])
+
+    deployment = ml.OnlineDeployment(
+        f"{name}-deployment",
+        deployment_name=DEPLOYMENT_NAME,
+        endpoint_name=endpoint.name,
+        resource_group_name=group,
+        workspace_name=workspace.name,
+        location=args.region,
+        sku={"name": "Default", "capacity": options.min_replicas},
+        # The typed args class, not a dict: `properties` is a union (managed | Kubernetes), and a
+        # plain dict reaches the provider with untranslated snake_case keys.
+        properties=ml.ManagedOnlineDeploymentArgs(
+            endpoint_compute_type=ml.EndpointComputeType.MANAGED.value,
+            instance_type=instance_type(args),
+            environment_id=environment.id,
+            model=registered.id,
+            model_mount_path=MODEL_MOUNT_PATH,
+            environment_variables={"MODEL_DIR": MODEL_MOUNT_PATH, "MODEL_CACHE_DIR": MODEL_MOUNT_PATH,
+                                   "PORT": str(model.port)},
+            liveness_probe=ml.ProbeSettingsArgs(**LIVENESS),
+            readiness_probe=ml.ProbeSettingsArgs(**READINESS),
+            request_settings=_request_settings(args),
+            # Managed deployments only know `Default`; Azure Monitor autoscale moves sku.capacity.
+            scale_settings=ml.DefaultScaleSettingsArgs(scale_type=ml.ScaleType.DEFAULT.value),
+            app_insights_enabled=True,
+            # Public images (docker.io, mcr.microsoft.com) are pulled without a private link.
+            egress_public_network_access=ml.EgressPublicNetworkAccessType.ENABLED,
+        ),
+        opts=env.child(parent, depends_on=[reader], deleted_with=endpoint,
+                       ignore_changes=["sku.capacity"] if options.max_replicas > options.min_replicas else None))
+
+    traffic = azure_native.resources.Deployment(
+        f"{name}-traffic",
+        resource_group_name=group,
+        properties={"mode": azure_native.resources.DeploymentMode.INCREMENTAL,
+                    "template": traffic_template(ws_name, ep_name, args.region, endpoint.tags)},
+        opts=env.child(parent, depends_on=[deployment]))
+
+    if options.max_replicas > options.min_replicas:
+        _autoscale(parent, name, args, group, endpoint, deployment, after=[traffic])
+
+    fallback = f"https://{ep_name}.{args.region}.inference.ml.azure.com{SCORING_PATH}"
+    url = endpoint.properties.apply(lambda p: (p.scoring_uri if p is not None and p.scoring_uri else fallback))
+    # Managed endpoints answer only authenticated calls; the scoring URI is the one public route.
+    return EndpointOutputs(url=url, health_url=url, entry_hostname=None)
+
+
+def traffic_template(workspace: pulumi.Input[str], endpoint: pulumi.Input[str], location: str,
+                     tags: pulumi.Input[Mapping[str, str] | None]) -> dict[str, object]:
+    """An ARM template that PUTs the endpoint as the OnlineEndpoint resource declares it, plus traffic."""
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [{
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "apiVersion": ONLINE_ENDPOINT_API_VERSION,
+            "name": pulumi.Output.concat(workspace, "/", endpoint),
+            "location": location,
+            "tags": tags,
+            "identity": {"type": "SystemAssigned"},
+            "properties": {"authMode": AUTH_MODE, "publicNetworkAccess": "Enabled",
+                           "traffic": {DEPLOYMENT_NAME: 100}},
+        }],
+    }
+
+
+def _request_settings(args: ModelEndpointArgs) -> ml.OnlineRequestSettingsArgs:
+    """Concurrency target -> requests one instance takes at once (more wait in the endpoint's queue)."""
+    scaling = args.options.scaling
+    concurrent = max(1, math.ceil(scaling.target)) if scaling.metric == "concurrency" else None
+    return ml.OnlineRequestSettingsArgs(request_timeout=REQUEST_TIMEOUT,
+                                        max_concurrent_requests_per_instance=concurrent)
+
+
+def _autoscale(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, group: pulumi.Input[str],
+               endpoint: ml.OnlineEndpoint, deployment: ml.OnlineDeployment,
+               after: list[pulumi.Resource]) -> azure_native.monitor.AutoscaleSetting:
+    """Between min and max replicas on the endpoint metric per instance: out above target, in below half."""
+    options = args.options
+    scaling = options.scaling
+    if scaling.metric == "invocations":
+        metric = "RequestsPerMinute"
+        dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgsDict] = [
+            {"dimension_name": "deployment", "operator": "Equals", "values": [DEPLOYMENT_NAME]}]
+    else:
+        metric = "ConnectionsActive"
+        dimensions = []
+
+    def rule(operator: str, threshold: float, window: str, direction: str,
+             cooldown: str) -> azure_native.monitor.ScaleRuleArgsDict:
+        trigger: azure_native.monitor.MetricTriggerArgsDict = {
+            "metric_name": metric,
+            "metric_namespace": ENDPOINT_METRICS_NAMESPACE,
+            "metric_resource_uri": endpoint.id,
+            "time_grain": "PT1M",
+            "statistic": azure_native.monitor.MetricStatisticType.AVERAGE,
+            "time_window": window,
+            "time_aggregation": azure_native.monitor.TimeAggregationType.AVERAGE,
+            "operator": azure_native.monitor.ComparisonOperationType(operator),
+            "threshold": threshold,
+            "divide_per_instance": True,
+        }
+        if dimensions:
+            trigger["dimensions"] = dimensions
+        return {"metric_trigger": trigger,
+                "scale_action": {"direction": azure_native.monitor.ScaleDirection(direction),
+                                 "type": azure_native.monitor.ScaleType.CHANGE_COUNT,
+                                 "value": "1", "cooldown": cooldown}}
+
+    return azure_native.monitor.AutoscaleSetting(
+        f"{name}-autoscale",
+        resource_group_name=group,
+        location=args.region,
+        enabled=True,
+        target_resource_uri=deployment.id,
+        profiles=[{
+            "name": "default",
+            "capacity": {"minimum": str(options.min_replicas), "maximum": str(options.max_replicas),
+                         "default": str(options.min_replicas)},
+            # GPU replicas are slow to start and expensive to churn: scale in cautiously.
+            "rules": [rule("GreaterThan", scaling.target, "PT5M", "Increase", "PT5M"),
+                      rule("LessThan", scaling.target / 2, "PT10M", "Decrease", "PT10M")],
+        }],
+        opts=args.environment.child(parent, depends_on=after))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared
+# ---------------------------------------------------------------------------------------------
+
+def _group(args: ModelEndpointArgs) -> pulumi.Input[str]:
+    if args.resource_group_name is None:
+        raise pulumi.RunError("ModelEndpointArgs.resource_group_name: missing; required on Azure")
+    return args.resource_group_name
+
+
+def _blob_reader(parent: pulumi.Resource, resource_name: str, args: ModelEndpointArgs,
+                 principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str],
+                 after: list[pulumi.Resource] | None = None) -> azure_native.authorization.RoleAssignment:
+    """Storage Blob Data Reader on the model's container (RBAC's narrowest scope: no blob prefixes)."""
+    if args.store is None:
+        raise pulumi.RunError("ModelEndpointArgs.store: missing; required on Azure (access is granted on its container)")
+    return azure_native.authorization.RoleAssignment(
+        resource_name,
+        principal_id=principal_id,
+        principal_type=azure_native.authorization.PrincipalType.SERVICE_PRINCIPAL,
+        role_definition_id=_role(subscription_id, STORAGE_BLOB_DATA_READER),
+        scope=args.store.scope_id,
+        opts=args.environment.child(parent, depends_on=after or []))

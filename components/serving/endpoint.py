@@ -1,0 +1,112 @@
+"""ModelEndpoint: serve a model behind an autoscaled, health-checked endpoint in a cell.
+
+Two modes behind one front door:
+- `managed`: the cloud's serving service (SageMaker on AWS, Azure ML managed online
+  endpoints on Azure, Vertex AI on GCP for Model Garden / Hugging Face models);
+- `cluster`: hardened Kubernetes workloads on the cell's cluster (`workload.py`),
+  with the cloud's workload identity for read access to the model's bucket prefix
+  and a load-balanced HTTPS entry for global traffic.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from ..catalog.gpus import gpu_offer_problem
+from ..common import Problem, raise_if_any, tagging
+from .args import EndpointOptions, EndpointOutputs, ModelEndpointArgs
+
+
+def endpoint_problems(cloud: str, options: EndpointOptions, has_cluster: bool,
+                      pool_gpus: dict[str, str]) -> list[Problem]:
+    """Rules that need the cell; paths are relative to the endpoint options.
+
+    `pool_gpus` maps the cell's GPU pool names to their GPU.
+    """
+    problems: list[Problem] = []
+    acc, model = options.accelerator, options.model
+    if acc.gpu is not None and (bad := gpu_offer_problem(cloud, acc.gpu, acc.count)) is not None:
+        problems.append(Problem("accelerator.gpu", acc.gpu, bad))
+    garden = model.model_garden or model.hugging_face
+    if garden and not (cloud == "gcp" and options.mode == "managed"):
+        problems.append(Problem("model.model_garden" if model.model_garden else "model.hugging_face", garden,
+                                "allowed: only for managed endpoints on GCP (Vertex AI Model Garden deployments)"))
+    if options.mode == "managed" and cloud == "gcp" and not garden:
+        problems.append(Problem(
+            "mode", "managed",
+            "allowed: on GCP, managed mode serves Model Garden or Hugging Face models only "
+            "(set model.model_garden or model.hugging_face); no Pulumi resource uploads and deploys a "
+            "custom container to Vertex AI (terraform-provider-google #15303), so use mode: cluster "
+            "to serve a custom image on GKE"))
+    if model.image is None and not garden:
+        problems.append(Problem("model.image", None, "required: a pinned serving image", missing=True))
+    if options.mode == "cluster":
+        if acc.instance_type is not None:
+            problems.append(Problem("accelerator.instance_type", acc.instance_type,
+                                    "allowed: only in managed mode; in cluster mode the GPU pool decides the machine"))
+        if not has_cluster:
+            problems.append(Problem("mode", "cluster", "allowed: only in a cell with a `cluster` section"))
+        elif options.gpu_pool is not None and options.gpu_pool not in pool_gpus:
+            problems.append(Problem("gpu_pool", options.gpu_pool,
+                                    f"allowed: one of the cell's GPU pools: {', '.join(pool_gpus) or 'none'}"))
+        elif options.gpu_pool is None and acc.gpu is not None and acc.gpu not in pool_gpus.values():
+            problems.append(Problem("accelerator.gpu", acc.gpu,
+                                    f"allowed: a GPU one of the cell's pools has ({', '.join(sorted(set(pool_gpus.values()))) or 'no pools'}), "
+                                    "or name the pool in gpu_pool"))
+        if options.hostname is None:
+            problems.append(Problem("hostname", None, "required in cluster mode: the public HTTPS name of the entry",
+                                    missing=True))
+    elif options.engine != "deployment":
+        problems.append(Problem("engine", options.engine, "allowed: only in cluster mode"))
+    if cloud == "gcp" and options.mode == "managed" and garden:
+        from .gcp import vertex_problems
+        problems += vertex_problems(options)
+    return problems
+
+
+class ModelEndpoint(pulumi.ComponentResource):
+    """A model behind an autoscaled, health-checked endpoint.
+
+    Outputs: `url`, `health_url`, `entry_hostname` (cluster mode: the public HTTPS entry
+    global traffic points at), `mode`, `min_replicas`, `max_replicas`, `gpu`, `gpus_per_replica`.
+    """
+
+    url: pulumi.Output[str]
+    health_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        options = args.options
+        pools = {args.gpu_pool.options.name: args.gpu_pool.options.gpu} if args.gpu_pool else {}
+        problems = [p.under("ModelEndpointArgs.options")
+                    for p in endpoint_problems(args.cloud, options, args.cluster is not None, pools)]
+        if options.mode == "cluster" and args.gpu_pool is None:
+            problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
+        raise_if_any(f"invalid ModelEndpoint {name!r}", problems)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        super().__init__("aiinfra:serving:ModelEndpoint", name, None, opts)
+        self.options = options
+        out = _build(self, name, args)
+        self.url = out.url
+        self.health_url = out.health_url
+        self.entry_hostname = out.entry_hostname
+        self.register_outputs({
+            "url": out.url, "health_url": out.health_url, "entry_hostname": out.entry_hostname,
+            "mode": options.mode, "min_replicas": options.min_replicas, "max_replicas": options.max_replicas,
+            "gpu": options.accelerator.gpu, "gpus_per_replica": options.accelerator.count,
+            "health_path": options.model.health_path,
+        })
+
+
+def _build(parent: ModelEndpoint, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
+    if args.options.mode == "cluster":
+        from .workload import build_cluster_endpoint
+        return build_cluster_endpoint(parent, name, args)
+    if args.cloud == "aws":
+        from . import aws
+        return aws.build_managed(parent, name, args)
+    if args.cloud == "azure":
+        from . import azure
+        return azure.build_managed(parent, name, args)
+    from . import gcp
+    return gcp.build_managed(parent, name, args)

@@ -1,0 +1,113 @@
+"""GlobalEndpoint on Cloud DNS: one A record set with a routing policy over health-checked IPs.
+
+Children (role names): `zone` (unless `zone_id`; public, DNSSEC on), `check`,
+`record`.
+
+Cloud DNS health-checks external endpoints by IP address only, with one global
+health check per record set probing every target from exactly 3 source regions
+(interval at least 30 s; probe timeout 5 s, healthy again after 2 passes). With
+DNSSEC on, each policy item holds one IP.
+HTTP(S) probes send the global hostname as Host header (one check serves every
+backend, and every backend must answer that name anyway).
+
+Policies:
+- round_robin / random: `wrrs` with weight 1 each (Cloud DNS picks weighted-randomly
+  per query, so random is the same as round_robin here); weighted: the backends' weights.
+- geo: `geos`, each backend at the GCP region nearest its own region; queries get the
+  item nearest the resolver's Google Cloud region, and fail over to the next nearest
+  healthy one (geo fencing off). Geo codes are not used.
+- failover: `primary_backup` with the priority-1 backend as primary and every other
+  backend as a backup geo item at its nearest GCP region (trickle ratio 0). Cloud DNS
+  answers a failed primary's traffic from the backup nearest the resolver, not by
+  priority: priorities beyond 1 have no effect.
+- latency: not available (rejected by traffic_problems).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from ..common.naming import global_name
+from .args import CLOUD_DNS_DEFAULT_PROBE_REGIONS, Backend, GlobalEndpointArgs, TrafficOutputs, assign_priorities, \
+    effective_weight
+from .locations import nearest_region
+
+
+def _targets(b: Backend) -> gcp.dns.RecordSetRoutingPolicyWrrHealthCheckedTargetsArgsDict:
+    return {"external_endpoints": [b.ip or ""]}
+
+
+def _routing_policy(args: GlobalEndpointArgs,
+                    health_check: pulumi.Output[str]) -> gcp.dns.RecordSetRoutingPolicyArgsDict:
+    options, backends = args.options, args.backends
+    if options.policy == "geo":
+        return {"health_check": health_check, "enable_geo_fencing": False,
+                "geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
+                         for b in backends]}
+    if options.policy == "failover":
+        priorities = assign_priorities([(b.name, b.priority) for b in backends])
+        ordered = sorted(backends, key=lambda b: priorities[b.name])
+        primary, backups = ordered[0], ordered[1:]
+        return {"health_check": health_check, "primary_backup": {
+            "primary": _targets(primary),
+            "backup_geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
+                            for b in backups],
+            "trickle_ratio": 0,
+            "enable_geo_fencing_for_backups": False,
+        }}
+    return {"health_check": health_check,
+            "wrrs": [{"weight": effective_weight(options, b.weight), "health_checked_targets": _targets(b)}
+                     for b in backends]}
+
+
+def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+    env, options = args.environment, args.options
+    hc = options.health_check
+    stateful: list[pulumi.Resource] = []
+    name_servers: pulumi.Output[Sequence[str]] | None = None
+    if options.zone_id is None:
+        zone = gcp.dns.ManagedZone(
+            f"{name}-zone",
+            name=global_name(name),
+            dns_name=f"{options.zone.rstrip('.')}.",
+            description=f"Global traffic for {options.hostname}",
+            visibility="public",
+            dnssec_config={"state": "on"},
+            force_destroy=False,
+            project=args.project,
+            opts=env.child(parent, stateful=True))
+        stateful.append(zone)
+        name_servers = zone.name_servers
+        zone_name: pulumi.Input[str] = zone.name
+    else:
+        zone_name = options.zone_id
+
+    http: gcp.compute.HealthCheckHttpsHealthCheckArgsDict = {
+        "port": hc.port, "request_path": hc.path, "host": options.hostname}
+    check = gcp.compute.HealthCheck(
+        f"{name}-check",
+        description=f"Health of the backends of {options.hostname}",
+        project=args.project,
+        check_interval_sec=hc.interval_seconds,
+        timeout_sec=5,
+        healthy_threshold=2,
+        unhealthy_threshold=hc.failure_threshold,
+        source_regions=list(hc.probe_regions) or list(CLOUD_DNS_DEFAULT_PROBE_REGIONS),
+        https_health_check=http if hc.protocol == "HTTPS" else None,
+        http_health_check={**http} if hc.protocol == "HTTP" else None,
+        tcp_health_check={"port": hc.port} if hc.protocol == "TCP" else None,
+        opts=env.child(parent))
+
+    gcp.dns.RecordSet(
+        f"{name}-record",
+        managed_zone=zone_name,
+        name=f"{options.hostname.rstrip('.')}.",
+        type="A",
+        ttl=options.ttl,
+        project=args.project,
+        routing_policy=_routing_policy(args, check.id),
+        opts=env.child(parent))
+    return TrafficOutputs(health_check_ids=[check.id], stateful=stateful, name_servers=name_servers)

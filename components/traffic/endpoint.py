@@ -1,0 +1,86 @@
+"""GlobalEndpoint: one hostname over the cells' endpoints that keeps answering when a cloud fails.
+
+DNS-based load balancing with health checks and failover across clouds, on
+Route 53, Azure Traffic Manager or Cloud DNS. The front door validates the
+options against the provider's limits, installs the environment's tags and
+hands over to `route53.py`, `traffic_manager.py` or `cloud_dns.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pulumi
+from pydantic import ValidationError
+
+from ..common import Problem, raise_if_any, tagging
+from . import cloud_dns, route53, traffic_manager
+from .args import BackendOptions, GlobalEndpointArgs, TrafficOptions, TrafficOutputs, assign_priorities, \
+    effective_weight, failover_seconds, traffic_problems
+
+_BUILDERS: dict[str, Callable[[pulumi.Resource, str, GlobalEndpointArgs], TrafficOutputs]] = {
+    "route53": route53.build, "traffic_manager": traffic_manager.build, "cloud_dns": cloud_dns.build}
+
+
+def _merged_options(args: GlobalEndpointArgs) -> tuple[TrafficOptions, list[Problem]]:
+    """The options with each backend's settings taken from `args.backends` (the resolved truth)."""
+    problems: list[Problem] = []
+    merged: dict[str, BackendOptions] = dict(args.options.backends)
+    for i, b in enumerate(args.backends):
+        values: dict[str, Any] = {"weight": b.weight, "priority": b.priority, "geo": list(b.geo), "ip": b.ip}
+        try:
+            merged[b.name] = BackendOptions(**values)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = ".".join(str(part) for part in error["loc"])
+                problems.append(Problem(f"GlobalEndpointArgs.backends[{i}].{loc}", error.get("input"),
+                                        str(error["msg"]).removeprefix("Value error, ")))
+            merged[b.name] = BackendOptions.model_construct(**values)
+    return args.options.model_copy(update={"backends": merged}), problems
+
+
+class GlobalEndpoint(pulumi.ComponentResource):
+    """One global hostname answered by DNS among the healthy backends.
+
+    Outputs: `hostname`, `provider`, `policy`, `failover_seconds` (worst case, an int known at plan
+    time), `backends` (names), `health_check_ids`; `name_servers` of a created zone (delegate the
+    zone to them), `stateful` (created zones).
+    """
+
+    hostname: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GlobalEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        options, problems = _merged_options(args)
+        targets = [(b.name, b.cloud, b.region, b.ip is not None) for b in args.backends]
+        problems += [p.under("GlobalEndpointArgs.options") for p in traffic_problems(options, targets)]
+        if options.provider == "traffic_manager" and args.resource_group_name is None:
+            problems.append(Problem("GlobalEndpointArgs.resource_group_name", None,
+                                    "required with provider traffic_manager: the resource group of the Traffic "
+                                    "Manager profile (and of a created Azure DNS zone)", missing=True))
+        raise_if_any(f"invalid GlobalEndpoint {name!r}", problems)
+
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        super().__init__("aiinfra:traffic:GlobalEndpoint", name, None, opts)
+
+        out = _BUILDERS[options.provider](self, name, args)
+        priorities = assign_priorities([(b.name, b.priority) for b in args.backends])
+        self.hostname = pulumi.Output.from_input(options.hostname)
+        self.provider = options.provider
+        self.policy = options.policy
+        self.ttl = options.ttl
+        self.failover_seconds = failover_seconds(options)
+        self.backends = [b.name for b in args.backends]
+        self.health_check_ids = out.health_check_ids
+        self.name_servers = out.name_servers
+        self.stateful = out.stateful
+        self.register_outputs({
+            "hostname": options.hostname,
+            "policy": options.policy,
+            "provider": options.provider,
+            "failover_seconds": self.failover_seconds,
+            "ttl": options.ttl,
+            "backends": [{"name": b.name, "weight": effective_weight(options, b.weight),
+                          "priority": priorities[b.name] if options.policy == "failover" else None,
+                          "region": b.region} for b in args.backends],
+        })

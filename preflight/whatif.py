@@ -1,0 +1,153 @@
+"""`preflight whatif`: lose a cell, a region or a cloud, and check the environment's targets from the plan.
+
+Reads only the plan (components' registered outputs and the stack's `targets`
+output), so it knows nothing the plan does not say:
+
+- traffic: the GlobalEndpoint's backends (cells) that remain; at least one must;
+- capacity: the minimum replicas of the traffic's endpoint in the surviving cells
+  against `targets.min_gpu_replicas`;
+- failover: the GlobalEndpoint's worst-case failover time against `targets.rto_seconds`
+  (only when a lost cell was serving);
+- data: every lost cell's BackupPlan must promise an RPO within `targets.rpo_minutes`
+  and keep a copy outside the lost region. A cloud-wide outage is survived by serving
+  from the other clouds; the lost cells' data waits for that cloud's recovery, so the
+  check there is the same backup promise, not a cross-cloud copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CELL = "aiinfra:index:Cell"
+ENDPOINT = "aiinfra:serving:ModelEndpoint"
+GLOBAL = "aiinfra:traffic:GlobalEndpoint"
+BACKUP = "aiinfra:backup:BackupPlan"
+
+
+class WhatIfError(Exception):
+    """The NAME matches nothing, or the plan lacks what the question needs (exit 2)."""
+
+
+@dataclass
+class Check:
+    target: str
+    required: str
+    actual: str
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class WhatIf:
+    lose: str
+    lost_cells: list[str]
+    surviving_cells: list[str]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"lose": self.lose, "lost_cells": self.lost_cells, "surviving_cells": self.surviving_cells,
+                "ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
+
+
+def _cells(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """cell name -> {urn, cloud, region} from the Cell components' outputs."""
+    return {r["name"]: {"urn": r["urn"], **(r.get("outputs") or {})}
+            for r in plan["resources"] if r["type"] == CELL}
+
+
+def _cell_of(plan: dict[str, Any], resource: dict[str, Any]) -> str | None:
+    index = {r["urn"]: r for r in plan["resources"]}
+    parent = resource.get("parent")
+    while parent:
+        node = index[parent]
+        if node["type"] == CELL:
+            return node["name"]
+        parent = node.get("parent")
+    return None
+
+
+def lost_cells(plan: dict[str, Any], name: str) -> list[str]:
+    cells = _cells(plan)
+    if name in cells:
+        return [name]
+    by_region = [c for c, o in cells.items() if o.get("region") == name]
+    if by_region:
+        return sorted(by_region)
+    by_cloud = [c for c, o in cells.items() if o.get("cloud") == name]
+    if by_cloud:
+        return sorted(by_cloud)
+    choices = sorted(cells) + sorted({o.get("region", "") for o in cells.values()}) + \
+        sorted({o.get("cloud", "") for o in cells.values()})
+    raise WhatIfError(f"{name!r} is not a cell, region or cloud of this stack; allowed: {', '.join(choices)}")
+
+
+def analyse(plan: dict[str, Any], lose: str) -> WhatIf:
+    cells = _cells(plan)
+    lost = lost_cells(plan, lose)
+    lost_regions = {cells[c].get("region") for c in lost}
+    surviving = sorted(set(cells) - set(lost))
+    result = WhatIf(lose, lost, surviving)
+    targets = plan.get("outputs", {}).get("targets") or {}
+    traffic = plan.get("outputs", {}).get("traffic") or {}
+    globals_ = [r for r in plan["resources"] if r["type"] == GLOBAL]
+
+    # Traffic: which backends remain.
+    backends: list[str] = []
+    failover: int | None = None
+    if globals_:
+        out = globals_[0].get("outputs") or {}
+        backends = [b["name"] for b in out.get("backends", [])]
+        failover = out.get("failover_seconds")
+        remaining = [b for b in backends if b not in lost]
+        result.checks.append(Check("traffic backends", "at least 1 healthy backend",
+                                   f"{len(remaining)} of {len(backends)}: {', '.join(remaining) or 'none'}",
+                                   bool(remaining)))
+    else:
+        result.checks.append(Check("traffic backends", "a global endpoint", "none in this plan", not lost,
+                                   "without global traffic, losing a serving cell loses its traffic"))
+
+    # Capacity: minimum replicas of the traffic's endpoint in surviving cells.
+    endpoint_name = traffic.get("endpoint")
+    if targets.get("min_gpu_replicas") is not None:
+        replicas = 0
+        for r in plan["resources"]:
+            if r["type"] != ENDPOINT:
+                continue
+            cell = _cell_of(plan, r)
+            if cell in surviving and (endpoint_name is None or r["name"] == f"{cell}-{endpoint_name}") \
+                    and (not backends or cell in backends):
+                replicas += int((r.get("outputs") or {}).get("min_replicas") or 0)
+        need = int(targets["min_gpu_replicas"])
+        result.checks.append(Check("min GPU replicas", f">= {need}", str(replicas), replicas >= need))
+
+    # Failover time: only matters when a lost cell was serving.
+    if targets.get("rto_seconds") is not None:
+        rto = int(targets["rto_seconds"])
+        serving_lost = [c for c in lost if c in backends]
+        if not serving_lost:
+            result.checks.append(Check("failover time", f"<= {rto}s", "no serving cell lost", True))
+        elif failover is None:
+            result.checks.append(Check("failover time", f"<= {rto}s", "unknown: no global endpoint", False))
+        else:
+            result.checks.append(Check("failover time", f"<= {rto}s", f"{failover}s", failover <= rto))
+
+    # Data: each lost cell's backup promise.
+    if targets.get("rpo_minutes") is not None:
+        rpo = int(targets["rpo_minutes"])
+        plans = {_cell_of(plan, r): (r.get("outputs") or {}) for r in plan["resources"] if r["type"] == BACKUP}
+        for cell in lost:
+            backup = plans.get(cell)
+            if backup is None:
+                result.checks.append(Check(f"RPO {cell}", f"<= {rpo} min with a copy elsewhere", "no backup", False))
+                continue
+            effective = int(backup.get("rpo_minutes") or 0)
+            copy = backup.get("copy_to_region")
+            ok = effective <= rpo and copy is not None and copy not in lost_regions
+            actual = f"{effective} min, copy in {copy or 'no other region'}"
+            result.checks.append(Check(f"RPO {cell}", f"<= {rpo} min with a copy elsewhere", actual, ok))
+    return result

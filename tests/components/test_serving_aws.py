@@ -1,0 +1,456 @@
+"""ModelEndpoint on AWS (SageMaker managed endpoints; Pod Identity and ALB for cluster mode), from offline plans.
+
+The shipped prod stack also holds Azure and GCP cells; these tests plan a scratch copy of the
+program with only the AWS cell of the shipped prod and dev stacks (same environment, tags and
+endpoints), so they depend on the AWS implementation alone. A third, synthetic stack covers what
+the shipped stacks do not use: two cluster-mode endpoints on one cluster, and a managed endpoint
+on an explicit instance type without local storage, scaling on concurrency, with two replicas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from components.catalog.gpus import gpu_machines, offered_gpus
+from components.compute.aws import LB_CONTROLLER_CHART_VERSION, LB_CONTROLLER_IAM_POLICY, lb_controller_policy
+from components.serving.aws import has_local_storage, key_statements, prefix_read_statements
+from tests.conftest import REPO, ScratchProject, ancestors, base_config, by_urn, of_type, plan_json
+
+MODEL = "aws:sagemaker/model:Model"
+CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TARGET = "aws:appautoscaling/target:Target"
+POLICY = "aws:appautoscaling/policy:Policy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+KEY = "aws:kms/key:Key"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ENDPOINT_COMPONENT = "aiinfra:serving:ModelEndpoint"
+CLUSTER_COMPONENT = "aiinfra:compute:KubernetesCluster"
+REGION = "us-east-1"
+
+VARIANT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/embedder:1.2.3"
+
+
+def _aws_only(stack: str) -> dict[str, Any]:
+    """The shipped stack's config with only its AWS cell (endpoints included)."""
+    config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config["aiinfra:cells"] = [c for c in config["aiinfra:cells"] if c["cloud"] == "aws"]
+    assert len(config["aiinfra:cells"]) == 1
+    return config
+
+
+def _variant_config() -> dict[str, Any]:
+    config = _aws_only("dev")
+    cell = config["aiinfra:cells"][0]
+    chat = cell["endpoints"][0]
+    cell["endpoints"] = [
+        chat,
+        {**chat, "name": "chat2", "hostname": "chat2.models.example.com",
+         "model": {**chat["model"], "artifact_path": "models/chat-2/v1/"}},
+        {"name": "embed", "mode": "managed",
+         "model": {"artifact_path": "models/embed/v2/", "image": VARIANT_IMAGE, "port": 8080, "health_path": "/ping"},
+         "accelerator": {"instance_type": "ml.p3.2xlarge"},
+         "min_replicas": 2, "max_replicas": 4, "scaling": {"metric": "concurrency", "target": 4}},
+    ]
+    return config
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Plans of the AWS cells of the shipped prod and dev stacks, plus `variant`."""
+    root = tmp_path_factory.mktemp("aws-serving")
+    project = ScratchProject(root)
+    for stack in ("dev", "prod"):
+        project.write_stack(stack, _aws_only(stack))
+    project.write_stack("variant", _variant_config())
+    return {stack: plan_json(stack, project=root) for stack in ("dev", "prod", "variant")}
+
+
+def _endpoint_component(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [r for r in of_type(plan, ENDPOINT_COMPONENT) if r["name"] == name]
+    return found
+
+
+def _under(plan: dict[str, Any], type_token: str, component: str) -> list[dict[str, Any]]:
+    """Resources of a type whose ancestors include the named component."""
+    return [r for r in of_type(plan, type_token) if any(a["name"] == component for a in ancestors(plan, r))]
+
+
+def _one_under(plan: dict[str, Any], type_token: str, component: str) -> dict[str, Any]:
+    found = _under(plan, type_token, component)
+    assert len(found) == 1, (type_token, component, [r["name"] for r in found])
+    return found[0]
+
+
+def _named(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [r for r in plan["resources"] if r["name"] == name]
+    return found
+
+
+def _bucket_arn(plan: dict[str, Any]) -> str:
+    [bucket] = [b for b in of_type(plan, "aws:s3/bucket:Bucket") if b["name"] == "aws-use1-store-bucket"]
+    return f"arn:aws:s3:::{bucket['inputs']['bucket']}"
+
+
+def _store_key_urn(plan: dict[str, Any]) -> str:
+    [key] = [k for k in of_type(plan, KEY) if k["name"].endswith("-store-key")]
+    return key["urn"]
+
+
+def _statements(policy_text: str) -> list[dict[str, Any]]:
+    doc = json.loads(policy_text)
+    assert doc["Version"] == "2012-10-17"
+    return doc["Statement"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _check_prefix_statements(statements: list[dict[str, Any]], bucket_arn: str, prefix: str) -> list[dict[str, Any]]:
+    """Assert the S3 statements grant exactly: get under the prefix, list the prefix. Returns the others."""
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+    assert len(s3) == 2, s3
+    by_action = {tuple(_as_list(s["Action"])): s for s in s3}
+    get = by_action[("s3:GetObject",)]
+    assert get["Effect"] == "Allow" and _as_list(get["Resource"]) == [f"{bucket_arn}/{prefix}*"]
+    assert "Condition" not in get
+    lst = by_action[("s3:ListBucket",)]
+    assert _as_list(lst["Resource"]) == [bucket_arn]
+    assert lst["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+    return [s for s in statements if s not in s3]
+
+
+def _role_policies(plan: dict[str, Any], role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in of_type(plan, ROLE_POLICY) if p["propertyDependencies"].get("role") == [role["urn"]]]
+
+
+# --- SageMaker ------------------------------------------------------------------------------
+
+def test_prod_embed_is_a_sagemaker_endpoint_on_the_catalog_machine(plans: dict[str, Any]) -> None:
+    plan = plans["prod"]
+    config = _one_under(plan, CONFIG, "aws-use1-embed")
+    [variant] = config["inputs"]["productionVariants"]
+    assert variant["variantName"] == "primary"
+    assert variant["instanceType"] == "ml.g6.xlarge"  # catalog l4 x1 -> g6.xlarge
+    assert variant["initialInstanceCount"] == 1
+    assert variant["containerStartupHealthCheckTimeoutInSeconds"] >= 300
+    assert variant["modelDataDownloadTimeoutInSeconds"] >= 600
+    model = _one_under(plan, MODEL, "aws-use1-embed")
+    assert variant["modelName"] == "<unknown>"
+    assert config["propertyDependencies"]["productionVariants"] == [model["urn"]]
+    container = model["inputs"]["primaryContainer"]
+    assert container["image"].startswith("763104351884.dkr.ecr.us-east-1.amazonaws.com/")
+    [source] = container["modelDataSource"]["s3DataSources"]
+    bucket = _bucket_arn(plan).removeprefix("arn:aws:s3:::")
+    assert source == {"s3Uri": f"s3://{bucket}/models/embed-small/v1/", "s3DataType": "S3Prefix",
+                      "compressionType": "None"}
+    assert container["environment"]["PORT"] == "8080"
+    assert model["inputs"]["enableNetworkIsolation"] is True
+    # Only these cluster-mode resources are for chat; the SageMaker ones are the embed endpoint's.
+    assert not _under(plan, MODEL, "aws-use1-chat")
+
+
+def test_model_and_endpoint_config_are_auto_named_and_the_endpoint_is_not(plans: dict[str, Any]) -> None:
+    for stack in ("prod", "variant"):
+        plan = plans[stack]
+        for type_token in (MODEL, CONFIG):
+            for r in of_type(plan, type_token):
+                assert "name" not in r["inputs"] and "namePrefix" not in r["inputs"], r["urn"]
+        for endpoint in of_type(plan, ENDPOINT):
+            config = _one_under(plan, CONFIG, endpoint["parent"].rsplit("::", 1)[-1])
+            assert endpoint["propertyDependencies"]["endpointConfigName"] == [config["urn"]]
+            # A fixed, stack-unique name: its URL and alarms need it before the endpoint exists.
+            assert re.fullmatch(rf"{stack}-aws-use1-embed-[0-9a-f]{{6}}", endpoint["inputs"]["name"]), endpoint["inputs"]
+
+
+def test_autoscaling_target_and_target_tracking_policy(plans: dict[str, Any]) -> None:
+    cases = {"prod": (1, 3, "SageMakerVariantInvocationsPerInstance", 600),
+             "variant": (2, 4, "SageMakerVariantConcurrentRequestsPerModelHighResolution", 4)}
+    for stack, (low, high, metric, target_value) in cases.items():
+        plan = plans[stack]
+        endpoint = _one_under(plan, ENDPOINT, "aws-use1-embed")
+        target = _one_under(plan, TARGET, "aws-use1-embed")
+        inputs = target["inputs"]
+        assert inputs["serviceNamespace"] == "sagemaker"
+        assert inputs["scalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+        assert inputs["resourceId"] == f"endpoint/{endpoint['inputs']['name']}/variant/primary"
+        assert target["propertyDependencies"]["resourceId"] == [endpoint["urn"]]  # created after the endpoint
+        assert (inputs["minCapacity"], inputs["maxCapacity"]) == (low, high)
+        policy = _one_under(plan, POLICY, "aws-use1-embed")
+        p = policy["inputs"]
+        assert p["policyType"] == "TargetTrackingScaling"
+        assert (p["serviceNamespace"], p["scalableDimension"], p["resourceId"]) == (
+            inputs["serviceNamespace"], inputs["scalableDimension"], inputs["resourceId"])
+        tracking = p["targetTrackingScalingPolicyConfiguration"]
+        assert tracking["predefinedMetricSpecification"] == {"predefinedMetricType": metric}
+        assert tracking["targetValue"] == target_value
+        assert tracking["scaleInCooldown"] > tracking["scaleOutCooldown"] > 0
+
+
+def test_blue_green_updates_roll_back_on_the_endpoints_alarms(plans: dict[str, Any]) -> None:
+    for stack, routing in (("prod", "ALL_AT_ONCE"), ("variant", "CANARY")):
+        plan = plans[stack]
+        endpoint = _one_under(plan, ENDPOINT, "aws-use1-embed")
+        name = endpoint["inputs"]["name"]
+        deployment = endpoint["inputs"]["deploymentConfig"]
+        blue_green = deployment["blueGreenUpdatePolicy"]
+        traffic = blue_green["trafficRoutingConfiguration"]
+        assert traffic["type"] == routing and traffic["waitIntervalInSeconds"] > 0
+        if routing == "CANARY":
+            assert traffic["canarySize"] == {"type": "INSTANCE_COUNT", "value": 1}
+        assert blue_green["terminationWaitInSeconds"] > 0
+        assert "rollingUpdatePolicy" not in deployment
+        alarms = _under(plan, ALARM, "aws-use1-embed")
+        assert {a["inputs"]["metricName"] for a in alarms} == {"Invocation5XXErrors", "ModelLatency"}
+        rollback = {a["alarmName"] for a in deployment["autoRollbackConfiguration"]["alarms"]}
+        assert rollback == {a["inputs"]["name"] for a in alarms}
+        assert sorted(endpoint["propertyDependencies"]["deploymentConfig"]) == sorted(a["urn"] for a in alarms)
+        for alarm in alarms:
+            assert alarm["inputs"]["namespace"] == "AWS/SageMaker"
+            assert alarm["inputs"]["dimensions"] == {"EndpointName": name, "VariantName": "primary"}
+            assert alarm["inputs"]["region"] == REGION
+
+
+def test_endpoint_volume_key_only_where_sagemaker_accepts_one(plans: dict[str, Any]) -> None:
+    # prod: ml.g6.xlarge has local NVMe storage; SageMaker rejects a KMS key for it.
+    prod = plans["prod"]
+    config = _one_under(prod, CONFIG, "aws-use1-embed")
+    assert config["inputs"].get("kmsKeyArn") is None
+    assert not _under(prod, KEY, "aws-use1-embed")
+    # variant: ml.p3.2xlarge is EBS-only: a created, rotating key encrypts its volume.
+    plan = plans["variant"]
+    config = _one_under(plan, CONFIG, "aws-use1-embed")
+    key = _one_under(plan, KEY, "aws-use1-embed")
+    assert key["inputs"]["enableKeyRotation"] is True
+    assert config["propertyDependencies"]["kmsKeyArn"] == [key["urn"]]
+    assert config["inputs"]["kmsKeyArn"] == "<unknown>"
+
+
+@pytest.mark.parametrize("gpu", offered_gpus("aws"))
+def test_every_catalog_gpu_machine_has_local_storage(gpu: str) -> None:
+    for machine in gpu_machines("aws", gpu):
+        assert has_local_storage(f"ml.{machine.name}"), machine.name
+
+
+@pytest.mark.parametrize("instance_type,local", [
+    ("ml.p3.2xlarge", False), ("ml.m5.xlarge", False), ("ml.inf2.xlarge", False), ("ml.c7i.large", False),
+    ("ml.m5d.large", True), ("ml.g4dn.xlarge", True), ("ml.p4de.24xlarge", True), ("ml.g6e.xlarge", True),
+])
+def test_local_storage_rule(instance_type: str, local: bool) -> None:
+    assert has_local_storage(instance_type) is local
+
+
+def test_execution_role_reads_only_the_prefix_and_the_store_key(plans: dict[str, Any]) -> None:
+    plan = plans["prod"]
+    role = _one_under(plan, ROLE, "aws-use1-embed")
+    [trust] = _statements(role["inputs"]["assumeRolePolicy"])
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    model = _one_under(plan, MODEL, "aws-use1-embed")
+    assert model["propertyDependencies"]["executionRoleArn"] == [role["urn"]]
+    assert not [a for a in of_type(plan, ATTACHMENT) if a["propertyDependencies"].get("role") == [role["urn"]]]
+    policies = {p["name"].removeprefix("aws-use1-embed-"): p for p in _role_policies(plan, role)}
+    assert set(policies) == {"read-policy", "key-policy"}
+
+    endpoint_name = _one_under(plan, ENDPOINT, "aws-use1-embed")["inputs"]["name"]
+    rest = _check_prefix_statements(_statements(policies["read-policy"]["inputs"]["policy"]), _bucket_arn(plan),
+                                    "models/embed-small/v1/")
+    actions = {a: _as_list(s["Resource"]) for s in rest for a in _as_list(s["Action"])}
+    group = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+    repository = f"arn:aws:ecr:{REGION}:763104351884:repository/huggingface-pytorch-tgi-inference"
+    assert actions == {
+        "ecr:GetAuthorizationToken": ["*"],
+        "ecr:BatchGetImage": [repository], "ecr:GetDownloadUrlForLayer": [repository],
+        "ecr:BatchCheckLayerAvailability": [repository],
+        "logs:CreateLogGroup": [group, f"{group}:*"], "logs:CreateLogStream": [group, f"{group}:*"],
+        "logs:PutLogEvents": [group, f"{group}:*"], "logs:DescribeLogStreams": [group, f"{group}:*"],
+    }
+    assert all(s["Effect"] == "Allow" for s in rest)
+    # The key policy is computed from the store's key alone (its ARN is unknown until the key exists).
+    assert policies["key-policy"]["propertyDependencies"]["policy"] == [_store_key_urn(plan)]
+    [log_group] = [g for g in _under(plan, "aws:cloudwatch/logGroup:LogGroup", "aws-use1-embed")]
+    assert log_group["inputs"]["name"] == f"/aws/sagemaker/Endpoints/{endpoint_name}"
+    assert log_group["inputs"]["retentionInDays"] == 365 and log_group["options"]["protect"]
+
+
+def test_key_statement_is_decrypt_through_s3_only() -> None:
+    arn = "arn:aws:kms:us-east-1:123456789012:key/abc"
+    assert key_statements(arn, "us-east-1") == [{
+        "Sid": "DecryptModelObjects", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [arn],
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]
+    rest = _check_prefix_statements(prefix_read_statements("arn:aws:s3:::b", "m/v1/"), "arn:aws:s3:::b", "m/v1/")
+    assert rest == []
+
+
+def test_managed_endpoint_outputs_the_sigv4_runtime_url(plans: dict[str, Any]) -> None:
+    plan = plans["prod"]
+    name = _one_under(plan, ENDPOINT, "aws-use1-embed")["inputs"]["name"]
+    out = _endpoint_component(plan, "aws-use1-embed")["outputs"]
+    url = f"https://runtime.sagemaker.{REGION}.amazonaws.com/endpoints/{name}/invocations"
+    assert out["mode"] == "managed" and out["url"] == url and out["health_url"] == url
+    assert out.get("entry_hostname") is None  # None outputs are left out of the plan
+
+
+def test_every_sagemaker_resource_is_regional_and_uses_the_cells_provider(plans: dict[str, Any]) -> None:
+    for stack in ("prod", "variant"):
+        plan = plans[stack]
+        component = _endpoint_component(plan, "aws-use1-embed")
+        children = [r for r in plan["resources"] if r["parent"] == component["urn"]]
+        assert len(children) >= 11
+        for r in children:
+            assert r["name"].startswith("aws-use1-embed-"), r["name"]
+            assert r["provider"].endswith("::aws-use1-aws"), r["urn"]
+            if not r["type"].startswith("aws:iam/"):
+                assert r["inputs"]["region"] == REGION, r["urn"]
+
+
+@pytest.mark.parametrize("model,fragments", [
+    ({"artifact_path": "m/", "image": "docker.io/vllm/vllm-openai:v0.11.0", "port": 8000, "health_path": "/health"},
+     ["model.image: got 'docker.io/vllm/vllm-openai:v0.11.0'", "ECR image", "model.port: got 8000", "8080",
+      "model.health_path: got '/health'", "/ping"]),
+    ({"artifact_path": "m/", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/server:1", "port": 8080,
+      "health_path": "/ping"},
+     ["model.image", "endpoint's region 'us-east-1'"]),
+])
+def test_bad_sagemaker_inputs_are_reported_with_their_paths(scratch: ScratchProject, model: dict[str, Any],
+                                                            fragments: list[str]) -> None:
+    endpoint = {"name": "embed", "mode": "managed", "model": model, "accelerator": {"gpu": "l4"}}
+    cell = {"name": "aws-use1", "cloud": "aws", "region": REGION, "endpoints": [endpoint]}
+    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell]}))
+    proc = scratch.plan("dev")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for fragment in fragments:
+        assert fragment in output, (fragment, output)
+    assert "Traceback" not in output
+
+
+# --- cluster mode ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pods_get_a_pod_identity_role_reading_only_the_prefix(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    association = _one_under(plan, ASSOCIATION, "aws-use1-chat")
+    role = _one_under(plan, ROLE, "aws-use1-chat")
+    [cluster] = of_type(plan, "aws:eks/cluster:Cluster")
+    [addon] = of_type(plan, "aws:eks/addon:Addon")
+    inputs = association["inputs"]
+    assert (inputs["namespace"], inputs["serviceAccount"]) == ("serve-chat", "chat")
+    assert inputs["clusterName"] == cluster["inputs"]["name"] and inputs["region"] == REGION
+    assert association["propertyDependencies"]["roleArn"] == [role["urn"]]
+    assert addon["urn"] in association["dependencies"]
+    [trust] = _statements(role["inputs"]["assumeRolePolicy"])
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                     "Action": ["sts:AssumeRole", "sts:TagSession"]}
+    policies = {p["name"].removeprefix("aws-use1-chat-"): p for p in _role_policies(plan, role)}
+    assert set(policies) == {"pod-read-policy", "pod-key-policy"}
+    assert _check_prefix_statements(_statements(policies["pod-read-policy"]["inputs"]["policy"]),
+                                    _bucket_arn(plan), "models/chat-7b/v3/") == []
+    assert policies["pod-key-policy"]["propertyDependencies"]["policy"] == [_store_key_urn(plan)]
+    # The association waits for both grants, and the Deployment for the association.
+    assert {p["urn"] for p in policies.values()} <= set(association["dependencies"])
+    [deployment] = _under(plan, "kubernetes:apps/v1:Deployment", "aws-use1-chat")
+    assert association["urn"] in deployment["dependencies"]
+    [sa] = _under(plan, "kubernetes:core/v1:ServiceAccount", "aws-use1-chat")
+    assert set(sa["inputs"]["metadata"]["annotations"]) == {"aiinfra.io/pod-identity-role"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_ingress_is_an_internet_facing_https_only_alb(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    ingress = _one_under(plan, INGRESS, "aws-use1-chat")
+    spec, annotations = ingress["inputs"]["spec"], ingress["inputs"]["metadata"]["annotations"]
+    assert spec["ingressClassName"] == "alb"
+    a = {k.removeprefix("alb.ingress.kubernetes.io/"): v for k, v in annotations.items()}
+    assert set(annotations) == {f"alb.ingress.kubernetes.io/{k}" for k in a}
+    assert a["scheme"] == "internet-facing" and a["target-type"] == "ip"
+    assert json.loads(a["listen-ports"]) == [{"HTTPS": 443}]
+    assert a["ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert (a["healthcheck-path"], a["healthcheck-protocol"], a["success-codes"]) == ("/health", "HTTP", "200")
+    assert a["backend-protocol"] == "HTTP"
+    assert "certificate-arn" not in a and "ssl-redirect" not in a  # ACM discovery by host; no HTTP listener
+    assert spec["tls"] == [{"hosts": ["aws-use1.models.example.com"]}]  # no secret: the ALB terminates TLS
+    service = _one_under(plan, "kubernetes:core/v1:Service", "aws-use1-chat")
+    assert not service["inputs"]["metadata"].get("annotations")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_network_policy_admits_only_the_vpc(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    policy = _one_under(plan, NETPOL, "aws-use1-chat")
+    [rule] = policy["inputs"]["spec"]["ingress"]
+    # One peer: an ipBlock of the VPC's CIDR (looked up from the cluster's VPC, so unknown offline).
+    assert rule["from"] == [{"ipBlock": {"cidr": "<unknown>"}}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
+def _releases(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return of_type(plan, RELEASE)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "variant"])
+def test_load_balancer_controller_is_installed_once_per_cluster_and_pinned(plans: dict[str, Any],
+                                                                           stack: str) -> None:
+    plan = plans[stack]
+    index = by_urn(plan)
+    assert len(of_type(plan, INGRESS)) == (2 if stack == "variant" else 1)
+    [release] = _releases(plan)
+    [cluster_component] = of_type(plan, CLUSTER_COMPONENT)
+    [cluster] = of_type(plan, "aws:eks/cluster:Cluster")
+    [k8s_provider] = [r for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes"]
+    assert release["parent"] == cluster_component["urn"] and release["provider"] == k8s_provider["urn"]
+    inputs = release["inputs"]
+    assert inputs["chart"] == "aws-load-balancer-controller"
+    assert inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", inputs["version"]) and inputs["version"] == LB_CONTROLLER_CHART_VERSION
+    assert (inputs["name"], inputs["namespace"]) == ("aws-load-balancer-controller", "kube-system")
+    values = inputs["values"]
+    assert values["clusterName"] == cluster["inputs"]["name"] and values["region"] == REGION
+    assert "vpcId" in values  # from the cluster's VPC config: nodes allow pods no IMDS hop to discover it
+    assert values["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller"}
+    assert values["enableServiceMutatorWebhook"] is False
+    assert values["defaultTags"]["cost-center"] == "cc-1234" and values["defaultTags"]["cell"] == "aws-use1"
+    # Its identity: kube-system/aws-load-balancer-controller through Pod Identity, created first.
+    [association] = [a for a in of_type(plan, ASSOCIATION) if a["parent"] == cluster_component["urn"]]
+    assert (association["inputs"]["namespace"], association["inputs"]["serviceAccount"]) == (
+        "kube-system", "aws-load-balancer-controller")
+    assert association["urn"] in release["dependencies"]
+    role = index[association["propertyDependencies"]["roleArn"][0]]
+    [trust] = _statements(role["inputs"]["assumeRolePolicy"])
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    [policy] = _role_policies(plan, role)
+    assert json.loads(policy["inputs"]["policy"]) == LB_CONTROLLER_IAM_POLICY
+
+
+def test_cluster_mode_endpoints_each_get_their_own_identity_but_share_the_controller(plans: dict[str, Any]) -> None:
+    plan = plans["variant"]
+    model_associations = [a for a in of_type(plan, ASSOCIATION) if a["inputs"]["namespace"].startswith("serve-")]
+    assert sorted((a["inputs"]["namespace"], a["inputs"]["serviceAccount"]) for a in model_associations) == [
+        ("serve-chat", "chat"), ("serve-chat2", "chat2")]
+    assert len(_releases(plan)) == 1
+    chat2 = _one_under(plan, ROLE, "aws-use1-chat2")
+    [read] = [p for p in _role_policies(plan, chat2) if p["name"].endswith("-pod-read-policy")]
+    _check_prefix_statements(_statements(read["inputs"]["policy"]), _bucket_arn(plan), "models/chat-2/v1/")
+
+
+def test_controller_policy_is_the_published_one_and_conditions_its_mutations() -> None:
+    statements = LB_CONTROLLER_IAM_POLICY["Statement"]
+    actions = [a for s in statements for a in _as_list(s["Action"])]
+    assert not [a for a in actions if "*" in a]  # no wildcard actions
+    for action in ("elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer",
+                   "ec2:DeleteSecurityGroup", "iam:CreateServiceLinkedRole"):
+        granting = [s for s in statements if action in _as_list(s["Action"])]
+        assert granting and all("Condition" in s for s in granting), action
+    assert '"arn:aws-cn:' in lb_controller_policy("cn-north-1") and '"arn:aws:' not in lb_controller_policy("cn-north-1")
+    assert json.loads(lb_controller_policy("us-east-1")) == LB_CONTROLLER_IAM_POLICY

@@ -1,0 +1,27 @@
+"""The README's two commands stay true: CI runs exactly the documented test command."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import REPO
+
+
+def _readme_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", quickstart, re.S)
+    assert block
+    return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_has_exactly_two_setup_commands() -> None:
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert "preflight plan dev" in commands[0] and "pytest" in commands[1]
+    assert all(c.startswith("python3 -m venv .venv && ") for c in commands)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    assert _readme_commands()[1] in ci.splitlines()
