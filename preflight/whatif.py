@@ -8,8 +8,8 @@ output), so it knows nothing the plan does not say:
   against `targets.min_gpu_replicas`;
 - failover: the GlobalEndpoint's worst-case failover time against `targets.rto_seconds`
   (only when a lost cell was serving);
-- data: every lost cell's BackupPlan must promise an RPO within `targets.rpo_minutes`
-  and keep a copy outside the lost region. A cloud-wide outage is survived by serving
+- data: every lost cell's BackupPlan must keep a copy outside the lost region whose RPO
+  (`copy_rpo_minutes`, which can be coarser than the primary's) is within `targets.rpo_minutes`. A cloud-wide outage is survived by serving
   from the other clouds; the lost cells' data waits for that cloud's recovery, so the
   check there is the same backup promise, not a cross-cloud copy.
 """
@@ -145,7 +145,8 @@ def analyse(plan: dict[str, Any], lose: str) -> WhatIf:
             if backup is None:
                 result.checks.append(Check(f"RPO {cell}", f"<= {rpo} min with a copy elsewhere", "no backup", False))
                 continue
-            effective = int(backup.get("rpo_minutes") or 0)
+            # The lost cell's primary backups are gone with it: recovery starts from the copy.
+            effective = int(backup.get("copy_rpo_minutes") or backup.get("rpo_minutes") or 0)
             copy = backup.get("copy_to_region")
             ok = effective <= rpo and copy is not None and copy not in lost_regions
             actual = f"{effective} min, copy in {copy or 'no other region'}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
+from ..backup import BackupOptions, BackupPlan, BackupPlanArgs
 from ..common import Environment, tagging
 from ..compute import GpuNodePool, GpuNodePoolArgs, KubernetesCluster, KubernetesClusterArgs
 from ..network import Network, NetworkArgs
@@ -28,13 +29,14 @@ def _foundation(parent: pulumi.Resource, spec: AwsCell | AzureCell | GcpCell, en
 
 
 class Cell(pulumi.ComponentResource):
-    """One cloud + region: provider, object store, and (when configured) network, cluster and GPU pools.
+    """One cloud + region: provider, object store, and (when configured) network, cluster, GPU pools,
+    model endpoints and backups.
 
     Outputs: `cloud`, `region`, `bucket_name`, `bucket_url`, `cluster_name`.
     """
 
     def __init__(self, spec: AwsCell | AzureCell | GcpCell, environment: Environment,
-                 opts: pulumi.ResourceOptions | None = None):
+                 backup: BackupOptions | None = None, opts: pulumi.ResourceOptions | None = None):
         name = spec.name
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(transformations=[tagging(environment.resource_tags(cell=name))]))
@@ -78,6 +80,14 @@ class Cell(pulumi.ComponentResource):
                     cluster=self.cluster, gpu_pool=self._pool_for(endpoint),
                     resource_group_name=base.resource_group_name, project=base.project),
                 opts=child))
+        self.backup: BackupPlan | None = None
+        if backup is not None:
+            self.backup = BackupPlan(
+                f"{name}-backup",
+                BackupPlanArgs(cloud=spec.cloud, region=spec.region, environment=environment, options=backup,
+                               cell_name=name, store=self.store, cluster=self.cluster,
+                               resource_group_name=base.resource_group_name, project=base.project),
+                opts=child)
         self.register_outputs({
             "cloud": spec.cloud, "region": spec.region,
             "bucket_name": self.store.bucket_name, "bucket_url": self.store.url,

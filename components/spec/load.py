@@ -16,16 +16,18 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..catalog.regions import CLOUDS
 from ..common import InputError, Problem
+from ..backup import backup_problems
 from ..compute import cluster_problems, gpu_pool_problems
 from ..network import network_problems
 from ..serving import endpoint_problems
+from ..traffic import failover_seconds, traffic_problems
 from ..storage import storage_problems
 from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 
 _CELL: TypeAdapter[Cell] = TypeAdapter(Cell)
 CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
 
-_OBJECT_KEYS = {"tags", "cells", "targets"}
+_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup"}
 
 
 def _all_config(namespace: str) -> dict[str, str]:
@@ -129,6 +131,55 @@ def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> lis
     return problems
 
 
+def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Problem]:
+    """Rules across cells: global traffic and backups (checked once every field is valid)."""
+    problems: list[Problem] = []
+    for i, cell in enumerate(spec.cells):
+        options = spec.cell_backup(cell)
+        if options is None:
+            continue
+        own = cell.backup is not None
+        for p in backup_problems(cell.cloud, cell.region, options, cell.cluster is not None):
+            if own:
+                problems.append(p.under(key_path(namespace, ("cells", i, "backup"))))
+            else:
+                problems.append(Problem(f"{namespace}:backup.{p.path}", p.received,
+                                        f"{p.allowed} (for cell {cell.name!r} on {cell.cloud}; override it "
+                                        f"in {key_path(namespace, ('cells', i, 'backup'))})", p.missing))
+    traffic = spec.traffic
+    if traffic is None:
+        return problems
+    path = f"{namespace}:traffic"
+    backends = []
+    for i, cell in enumerate(spec.cells):
+        for j, endpoint in enumerate(cell.endpoints):
+            if endpoint.name != traffic.endpoint:
+                continue
+            if endpoint.mode != "cluster":
+                problems.append(Problem(
+                    key_path(namespace, ("cells", i, "endpoints", j, "mode")), endpoint.mode,
+                    f"allowed: cluster for an endpoint behind {path}; managed endpoints (SigV4, keys, OAuth "
+                    "on provider hostnames) need a per-cloud front door before one global name can serve them"))
+                continue
+            backends.append((cell.name, cell.cloud, cell.region, False))
+    problems += [p.under(path) for p in traffic_problems(traffic, backends)]
+    if traffic.provider == "cloud_dns" and not any(c.cloud == "gcp" for c in spec.cells):
+        problems.append(Problem(f"{path}.provider", traffic.provider, "allowed: cloud_dns only with a GCP cell "
+                                "(its project hosts the zone)"))
+    if traffic.provider == "traffic_manager" and not any(c.cloud == "azure" for c in spec.cells):
+        problems.append(Problem(f"{path}.provider", traffic.provider, "allowed: traffic_manager only with an "
+                                "Azure cell (its resource group holds the profile)"))
+    rto = spec.targets.rto_seconds
+    if rto is not None and (worst := failover_seconds(traffic)) > rto:
+        hc = traffic.health_check
+        problems.append(Problem(
+            f"{namespace}:targets.rto_seconds", rto,
+            f"allowed: at least {worst}, the worst-case failover of {path} ({hc.failure_threshold} failures x "
+            f"{hc.interval_seconds}s + {traffic.ttl}s TTL + one {hc.interval_seconds}s probe spread); lower the "
+            f"interval, threshold or TTL, or raise the target"))
+    return problems
+
+
 def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> EnvironmentSpec:
     """Validate raw config strings (key without namespace -> engine string) into a spec."""
     problems: list[Problem] = []
@@ -158,6 +209,8 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
     except ValidationError as exc:
         problems += [_problem(namespace, e) for e in exc.errors()]
     problems += _cell_rule_problems(namespace, data.get("cells"), str(data.get("environment")))
+    if spec is not None:
+        problems += _environment_rule_problems(namespace, spec)
     if problems or spec is None:
         raise InputError(f"invalid configuration for stack {stack!r}", problems)
     return spec

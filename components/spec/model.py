@@ -13,9 +13,11 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..catalog.regions import region_problem
+from ..backup.args import BackupOptions
 from ..compute.args import ClusterOptions, GpuPoolOptions
 from ..network.args import NetworkOptions
 from ..serving.args import EndpointOptions
+from ..traffic.args import TrafficOptions
 from ..storage import ObjectStoreOptions
 
 CELL_NAME = r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$"
@@ -60,6 +62,9 @@ class _CellBase(_Strict):
 
     endpoints: list[EndpointOptions] = []
     """Models served in the cell, managed or on the cluster. Default: none."""
+
+    backup: BackupOptions | None = None
+    """Backups of the cell (overrides `aiinfra:backup` field by field). Default: the environment's."""
 
     @field_validator("region")
     @classmethod
@@ -145,3 +150,19 @@ class EnvironmentSpec(_Strict):
 
     targets: Targets = Targets()
     """Recovery, capacity and budget targets. Default: none checked."""
+
+    traffic: TrafficOptions | None = None
+    """One global hostname over the cells' cluster-mode endpoints, with health-checked DNS routing.
+    Default: none."""
+
+    backup: BackupOptions | None = None
+    """Backups of every cell: RPO, retention, copy region, immutability (cells may override).
+    Default: no backups."""
+
+    def cell_backup(self, cell: "AwsCell | AzureCell | GcpCell") -> BackupOptions | None:
+        """The cell's effective backup options: the environment's, overridden by the cell's."""
+        if self.backup is None and cell.backup is None:
+            return None
+        merged = {**(self.backup.model_dump(exclude_unset=True) if self.backup else {}),
+                  **(cell.backup.model_dump(exclude_unset=True) if cell.backup else {})}
+        return BackupOptions(**merged)
