@@ -22,8 +22,8 @@ _LIST_KINDS = re.compile(r"List$")
 def api_version(type_token: str) -> tuple[str, str] | None:
     """(apiVersion, kind) for a Kubernetes resource type token; None for anything else."""
     match = _TYPE.match(type_token)
-    if not match or _LIST_KINDS.search(match["kind"]):
-        return None
+    if not match or _LIST_KINDS.search(match["kind"]) or match["group"] == "helm.sh":
+        return None  # Helm releases are not objects: the chart renders them on the cluster
     group, version = match["group"], match["version"]
     if group == "core":
         return version, match["kind"]

@@ -266,6 +266,12 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         f"{name}-pod-identity", cluster_name=cluster.name, addon_name="eks-pod-identity-agent",
         resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", region=region,
         opts=env.child(parent, depends_on=[system_nodes]))
+    # NetworkPolicy enforcement: the VPC CNI ignores NetworkPolicy objects unless told to enforce them.
+    aws.eks.Addon(
+        f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni",
+        configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+        resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", region=region,
+        opts=env.child(parent))
     issuer = cluster.identities.apply(_oidc_issuer)
     oidc = aws.iam.OpenIdConnectProvider(
         f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=env.child(parent))

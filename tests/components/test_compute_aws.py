@@ -36,7 +36,9 @@ GIVEN_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-5555
 def _aws_only(stack: str) -> dict[str, Any]:
     """The shipped stack's config with only its AWS cell, without its model endpoints (serving has tests of its own)."""
     config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config["aiinfra:cells"] = [{k: v for k, v in c.items() if k != "endpoints"}
+    # Compute only: no global traffic (it names the other clouds' cells) and no backups.
+    config = {k: v for k, v in config.items() if k not in ("aiinfra:traffic", "aiinfra:backup", "aiinfra:targets")}
+    config["aiinfra:cells"] = [{k: v for k, v in c.items() if k not in ("endpoints", "backup")}
                                for c in config["aiinfra:cells"] if c["cloud"] == "aws"]
     assert len(config["aiinfra:cells"]) == 1
     return config
@@ -150,9 +152,11 @@ def test_all_five_control_plane_log_types_into_a_retained_log_group(aws_plans: d
 def test_workload_identity_pod_identity_agent_and_oidc_provider(aws_plans: dict[str, Any], stack: str) -> None:
     plan = aws_plans[stack]
     cluster = _one(plan, CLUSTER)
-    addon = _one(plan, "aws:eks/addon:Addon")
-    assert addon["inputs"]["addonName"] == "eks-pod-identity-agent"
-    assert addon["inputs"]["clusterName"] == cluster["inputs"]["name"]
+    addons = {a["inputs"]["addonName"]: a for a in of_type(plan, "aws:eks/addon:Addon")}
+    assert set(addons) == {"eks-pod-identity-agent", "vpc-cni"}
+    assert all(a["inputs"]["clusterName"] == cluster["inputs"]["name"] for a in addons.values())
+    # NetworkPolicies are enforced only when the VPC CNI is told to.
+    assert json.loads(addons["vpc-cni"]["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
     oidc = _one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc["inputs"]["clientIdLists"] == ["sts.amazonaws.com"]
     assert oidc["propertyDependencies"]["url"] == [cluster["urn"]]
