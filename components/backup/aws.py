@@ -39,6 +39,7 @@ from ..common.naming import global_name
 from ..storage.aws import partition
 from .args import BackupOutputs, BackupPlanArgs
 from .schedule import AWS_START_WINDOW_MINUTES, aws_schedule
+from ..common.aws_iam import trust_policy
 
 BACKUP_ROLE_POLICIES: dict[str, str] = {
     "backup": "service-role/AWSBackupServiceRolePolicyForBackup",
@@ -90,10 +91,7 @@ def _role(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> tuple[aws
     role = aws.iam.Role(
         f"{name}-role",
         description=f"AWS Backup for cell {args.cell_name}",
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]}),
+        assume_role_policy=trust_policy("backup.amazonaws.com"),
         opts=env.child(parent))
     prefix = f"arn:{partition(args.region)}:iam::aws:policy"
     attachments: list[pulumi.Resource] = [

@@ -37,6 +37,7 @@ import yaml
 from ..catalog.gpus import CatalogError, MachineType, system_machine
 from ..common import Environment, Problem, raise_if_any
 from ..storage.aws import partition
+from ..common.aws_iam import trust_policy
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
 
 if TYPE_CHECKING:
@@ -94,9 +95,7 @@ def _service_role(parent: pulumi.Resource, name: str, env: Environment, service:
                   description: str) -> aws.iam.Role:
     return aws.iam.Role(
         name, description=description,
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}),
+        assume_role_policy=trust_policy(service),
         opts=env.child(parent))
 
 
@@ -574,11 +573,7 @@ LB_CONTROLLER_IAM_POLICY: dict[str, Any] = {
 v2.14.x), unchanged: mutations are conditioned on the `elbv2.k8s.aws/cluster` tag the controller puts on what it
 creates. Only the partition is rewritten outside the `aws` partition (upstream ships separate cn/us-gov copies)."""
 
-POD_IDENTITY_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                   "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-})
+POD_IDENTITY_TRUST = trust_policy("pods.eks.amazonaws.com", "sts:AssumeRole", "sts:TagSession")
 """Trust policy of every role handed to pods through EKS Pod Identity."""
 
 

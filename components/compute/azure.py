@@ -30,6 +30,7 @@ import yaml
 from ..catalog.gpus import MachineType, system_machine
 from ..common import InputError, Problem
 from ..common.naming import compact_name
+from ..common.azure_keyvault import key_vault
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
 
 cs = azure_native.containerservice
@@ -290,23 +291,7 @@ def _kms_key(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs, gr
     the new version (old versions stay enabled, so nothing breaks in between).
     """
     env = args.environment
-    vault = azure_native.keyvault.Vault(
-        f"{name}-kv",
-        vault_name=compact_name(name, prefix="kv"),
-        resource_group_name=group,
-        location=args.region,
-        properties={
-            "tenant_id": client.tenant_id,
-            "sku": {"family": azure_native.keyvault.SkuFamily.A, "name": azure_native.keyvault.SkuName.STANDARD},
-            "enable_rbac_authorization": True,
-            "enable_soft_delete": True,
-            "soft_delete_retention_in_days": 90,
-            "enable_purge_protection": True,
-            "enabled_for_deployment": False,
-            "enabled_for_disk_encryption": False,
-            "enabled_for_template_deployment": False,
-        },
-        opts=env.child(parent, stateful=True))
+    vault = key_vault(parent, name, env, group, args.region, client.tenant_id)
     key = azure_native.keyvault.Key(
         f"{name}-kms-key",
         key_name="kms",

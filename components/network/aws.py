@@ -35,6 +35,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import NetworkArgs, NetworkOutputs
+from ..common.aws_iam import trust_policy
 
 PRIVATE_SUBNET_TAGS = {"kubernetes.io/role/internal-elb": "1"}
 """Where the AWS Load Balancer Controller puts internal load balancers."""
@@ -73,10 +74,7 @@ def _flow_logs(parent: pulumi.Resource, name: str, args: NetworkArgs, vpc: aws.e
     role = aws.iam.Role(
         f"{name}-flow-logs-role",
         description=f"VPC flow logs of {name} to CloudWatch Logs",
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]}),
+        assume_role_policy=trust_policy("vpc-flow-logs.amazonaws.com"),
         opts=env.child(parent))
     policy = aws.iam.RolePolicy(
         f"{name}-flow-logs-policy", role=role.id,

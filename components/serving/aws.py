@@ -29,6 +29,7 @@ from ..compute.aws import (ALB_SSL_POLICY, POD_IDENTITY_TRUST, EksHandle, LoadBa
                            install_load_balancer_controller)
 from ..storage.aws import partition
 from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from ..common.aws_iam import trust_policy
 
 VARIANT = "primary"
 """The one production variant. Blue/green updates need the same variant name in old and new configs."""
@@ -315,10 +316,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     role = aws.iam.Role(
         f"{name}-execution-role",
         description=f"SageMaker endpoint {endpoint_name}: read {model.artifact_path}",
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]}),
+        assume_role_policy=trust_policy("sagemaker.amazonaws.com"),
         opts=env.child(parent))
     account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
     repository = _repository_arn(model.image)

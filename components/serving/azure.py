@@ -81,6 +81,7 @@ import pulumi_azure_native as azure_native
 
 from ..catalog.gpus import gpu_machine
 from ..common.naming import compact_name, stable_suffix
+from ..common.azure_keyvault import key_vault
 from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 
 ml = azure_native.machinelearningservices
@@ -241,23 +242,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     client = _client(parent)
     container_id = args.store.scope_id
 
-    vault = azure_native.keyvault.Vault(
-        f"{name}-kv",
-        vault_name=compact_name(name, prefix="kv"),
-        resource_group_name=group,
-        location=args.region,
-        properties={
-            "tenant_id": client.tenant_id,
-            "sku": {"family": azure_native.keyvault.SkuFamily.A, "name": azure_native.keyvault.SkuName.STANDARD},
-            "enable_rbac_authorization": True,
-            "enable_soft_delete": True,
-            "soft_delete_retention_in_days": 90,
-            "enable_purge_protection": True,
-            "enabled_for_deployment": False,
-            "enabled_for_disk_encryption": False,
-            "enabled_for_template_deployment": False,
-        },
-        opts=env.child(parent, stateful=True))
+    vault = key_vault(parent, name, env, group, args.region, client.tenant_id)
     logs = azure_native.operationalinsights.Workspace(
         f"{name}-logs",
         resource_group_name=group,

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from ..common.naming import global_name
 from .args import ObjectStoreArgs, StoreOutputs
+from ..common.aws_iam import trust_policy
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,7 @@ def _replication(parent: pulumi.Resource, name: str, args: ObjectStoreArgs,
     role = aws.iam.Role(
         f"{name}-replication-role",
         description=f"S3 replication of {name}",
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]}),
+        assume_role_policy=trust_policy("s3.amazonaws.com"),
         opts=env.child(parent))
     policy = pulumi.Output.all(source.bucket.arn, replica.bucket.arn, source.key_arn, replica.key_arn).apply(
         lambda a: json.dumps({
