@@ -18,8 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import plan as plan_io
+from .analyzer import PolicyConfigError, load_policy_config_file
+from .check import CheckError, default_pack_dir, print_report, run_check
+from .diff import DiffError, print_diff, run_diff
 from .manifests import write_manifests
-from .project import ProjectError
+from .project import ProjectError, load_project, load_stack_config
 from .whatif import WhatIfError, analyse
 from .runtime import PlanResult, ProgramError, plan_stack
 from .summary import print_summary
@@ -100,6 +103,68 @@ def cmd_whatif(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def cmd_cost(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Monthly estimate at minimum and maximum scale; exit 1 when the minimum is over the budget."""
+    from .cost import PriceFileError, estimate, load_prices, render as render_cost, write_json
+
+    try:
+        prices = load_prices(args.prices if args.prices is not None else args.cwd / "prices.json")
+    except PriceFileError as exc:
+        raise CommandError(str(exc)) from exc
+    report = estimate(_plan(args, err).plan, prices)
+    render_cost(report, out)
+    if args.json:
+        write_json(report, args.json)
+        out.print(f"cost estimate written to {escape(str(args.json))}", highlight=False)
+    return EXIT_FAILED if report.over_budget_by is not None else EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Cells, their main components and the global endpoint, as Mermaid or DOT."""
+    from .graph import render as render_graph
+
+    text = render_graph(_plan(args, err).plan, args.format)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        out.print(f"{args.format} graph written to {escape(str(args.out))}", highlight=False)
+    else:
+        out.out(text, end="", highlight=False)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from .sarif import write_sarif
+
+    try:
+        project = load_project(args.cwd)
+        stack_config = load_stack_config(project, args.stack)
+        pack_dir = args.policy_pack if args.policy_pack is not None else default_pack_dir(project)
+        user_config = load_policy_config_file(args.policy_config) if args.policy_config else None
+        report = run_check(project, args.stack, stack_config, pack_dir, user_config, lambda: _plan(args, err))
+    except (ProjectError, CheckError, PolicyConfigError) as exc:
+        raise CommandError(str(exc)) from exc
+    print_report(report, out, err, debug=args.debug)
+    if args.json:
+        args.json.write_text(json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.print(f"report written to {escape(str(args.json))}", highlight=False)
+    if args.sarif:
+        write_sarif(report, args.sarif)
+        out.print(f"SARIF written to {escape(str(args.sarif))}", highlight=False)
+    return report.exit_code
+
+
+def cmd_diff(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        result = run_diff(args.cwd, args.stack, args.base, lambda: _plan(args, err), debug=args.debug)
+    except (ProjectError, DiffError) as exc:
+        raise CommandError(str(exc)) from exc
+    print_diff(result, out, err)
+    if args.json:
+        args.json.write_text(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.print(f"diff written to {escape(str(args.json))}", highlight=False)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="preflight",
@@ -118,6 +183,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lose", required=True, help="a cell name, a region or a cloud (aws, azure, gcp)")
     p.add_argument("--json", type=Path, help="write the result as JSON here")
     p.set_defaults(func=cmd_whatif)
+    p = sub.add_parser("cost", help="monthly cost at minimum and maximum scale, against the budget")
+    _common(p)
+    p.add_argument("--prices", type=Path, help="price file (default: <project dir>/prices.json)")
+    p.add_argument("--json", type=Path, help="write the estimate as JSON here")
+    p.set_defaults(func=cmd_cost)
+    p = sub.add_parser("graph", help="cells, main components and global traffic as Mermaid or DOT")
+    _common(p)
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="output format (default: mermaid)")
+    p.add_argument("--out", type=Path, help="write the graph here instead of standard output")
+    p.set_defaults(func=cmd_graph)
+    p = sub.add_parser("check", help="plan, then run the CrossGuard policy pack over the Analyzer protocol")
+    _common(p)
+    p.add_argument("--policy-pack", type=Path, help="policy pack directory (default: <project>/policies)")
+    p.add_argument("--policy-config", type=Path,
+                   help="policy config JSON, as for `pulumi preview --policy-pack-config`")
+    p.add_argument("--json", type=Path, help="write the report (diagnostics, errors, timing) as JSON here")
+    p.add_argument("--sarif", type=Path, help="write SARIF 2.1.0 here (GitHub code scanning)")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("diff", help="plan at a git ref and in the work tree; show what changes")
+    _common(p)
+    p.add_argument("--base", required=True, help="git ref to compare with (e.g. origin/main)")
+    p.add_argument("--json", type=Path, help="write the diff as JSON here")
+    p.set_defaults(func=cmd_diff)
     return parser
 
 

@@ -40,7 +40,7 @@ def _prod_config() -> dict[str, Any]:
     assert [c["name"] for c in cells] == ["azure-eus"]
     # Compute only: the cell's endpoints add vaults, identities and roles of their own
     # (tests/components/test_serving_azure.py covers them).
-    cells = [{k: v for k, v in c.items() if k != "endpoints"} for c in cells]
+    cells = [{k: v for k, v in c.items() if k not in ("endpoints", "backup")} for c in cells]
     return {"aiinfra:environment": config["aiinfra:environment"], "aiinfra:tags": config["aiinfra:tags"],
             "aiinfra:cells": cells}
 

@@ -52,7 +52,8 @@ DEV_CELL: dict[str, Any] = {
 def _gcp_only(stack: str) -> dict[str, Any]:
     config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     # Compute only: endpoints add identities of their own (tests/components/test_serving_gcp.py covers them).
-    config["aiinfra:cells"] = [{k: v for k, v in c.items() if k != "endpoints"}
+    config = {k: v for k, v in config.items() if k not in ("aiinfra:traffic", "aiinfra:backup", "aiinfra:targets")}
+    config["aiinfra:cells"] = [{k: v for k, v in c.items() if k not in ("endpoints", "backup")}
                                for c in config["aiinfra:cells"] if c["cloud"] == "gcp"]
     assert len(config["aiinfra:cells"]) == 1, f"{stack}: expected one GCP cell"
     return config
