@@ -29,6 +29,8 @@ installed SDKs:
 from __future__ import annotations
 
 import ctypes
+import functools
+import importlib
 import os
 import queue
 import signal
@@ -201,8 +203,12 @@ class PackProcess:
             raise AnalyzerError(f"the policy pack printed no port within {timeout:.0f}s"
                                 + self._stderr_hint()) from None
         if line is None:
-            self.proc.wait(timeout=10)
-            raise AnalyzerError(f"the policy pack exited with status {self.proc.returncode} before serving"
+            deadline = time.monotonic() + 10
+            status = self._peek_exit()
+            while status is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+                status = self._peek_exit()
+            raise AnalyzerError(f"the policy pack exited with status {status} before serving"
                                 + self._stderr_hint())
         text = line.decode(errors="replace").strip()
         try:
@@ -223,29 +229,37 @@ class PackProcess:
         tail = "\n".join(text.splitlines()[-25:])
         return f"\npolicy pack output:\n{tail}"
 
+    def _peek_exit(self) -> int | None:
+        """The pack's exit status (negative: killed by that signal) without reaping it: until we
+        reap, its pid and process group id cannot be reused, so killing the group stays safe."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        try:
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return self.proc.returncode if self.proc.returncode is not None else -1
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
     def stop(self, grace: float = 5.0) -> None:
         """SIGINT, wait, then SIGKILL the process group; reap. Safe to call twice."""
         proc = self.proc
         try:
-            if proc.poll() is None:
-                try:
-                    proc.send_signal(signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-                deadline = time.monotonic() + grace
-                # Wait for the exit without reaping, so the group id stays ours for the kill below.
-                while time.monotonic() < deadline:
+            if proc.returncode is None:
+                if self._peek_exit() is None:
                     try:
-                        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                            break
-                    except ChildProcessError:
-                        break
-                    time.sleep(0.01)
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the pack and anything it started
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait(timeout=30)
+                        proc.send_signal(signal.SIGINT)
+                    except ProcessLookupError:
+                        pass
+                    deadline = time.monotonic() + grace
+                    while self._peek_exit() is None and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the pack and anything it started
+                except (ProcessLookupError, PermissionError):
+                    pass
+                proc.wait(timeout=30)
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -674,6 +688,50 @@ class AnalyzerSession:
             raise self._fail("Configure", exc) from None
 
 
+_PULUMI_NAME = "_pulumi_name"  # set by @pulumi.getter on every generated property
+
+
+def _property_names(cls: Any) -> set[str]:
+    return {getattr(v.fget, _PULUMI_NAME) for v in vars(cls).values()
+            if isinstance(v, property) and hasattr(v.fget, _PULUMI_NAME)}
+
+
+@functools.lru_cache(maxsize=None)
+def output_only_properties(type_token: str) -> tuple[str, ...]:
+    """Properties a provider computes (outputs that are not inputs), from the SDK's generated class.
+
+    In a preview of a create they are unknown in the resource's state, which is what
+    `AnalyzeStack` sees. Uses the provider SDK the program already imported; () when unknown.
+    """
+    parts = type_token.split(":")
+    if len(parts) != 3 or parts[0] == "pulumi":
+        return ()
+    package, module, name = parts
+    root = "pulumi_" + package.replace("-", "_")
+    candidates = [root] if module == "index" else [f"{root}.{module.replace('/', '.')}",
+                                                    f"{root}.{module.split('/')[0]}"]
+    cls = None
+    for candidate in candidates:
+        mod = sys.modules.get(candidate)
+        if mod is None:
+            try:
+                mod = importlib.import_module(candidate)
+            except Exception:  # noqa: BLE001 - any import problem: no knowledge, not an error
+                continue
+        cls = getattr(mod, name, None)
+        if isinstance(cls, type):
+            break
+        cls = None
+    if cls is None:
+        return ()
+    home = sys.modules.get(cls.__module__)
+    args = next((getattr(home, n) for n in (f"{name}InitArgs", f"{name}Args")
+                 if isinstance(getattr(home, n, None), type)), None)
+    if args is None:
+        return ()
+    return tuple(sorted(_property_names(cls) - _property_names(args)))
+
+
 class _PlanView:
     """The plan's resources as the engine would describe them to an analyzer."""
 
@@ -735,10 +793,16 @@ class _PlanView:
         return request
 
     def stack_resource(self, r: Mapping[str, Any], inputs: struct_pb2.Struct | None) -> analyzer_pb2.AnalyzerResource:
-        # AnalyzeStack sees each resource's state: for a create in preview, the custom resource's
-        # inputs (its computed outputs are unknown and absent here), a component's registered outputs.
+        # AnalyzeStack sees each resource's state: for a create in preview, a custom resource's
+        # inputs plus its computed outputs as unknowns; a component's registered outputs.
         if r.get("custom"):
-            props = inputs if inputs is not None else to_struct(r.get("inputs"))
+            if inputs is not None:
+                props = inputs
+            else:
+                state = dict(r.get("inputs") or {})
+                for key in output_only_properties(r["type"]):
+                    state.setdefault(key, UNKNOWN)
+                props = to_struct(state)
         else:
             props = to_struct(r.get("outputs") or {})
         message = analyzer_pb2.AnalyzerResource(

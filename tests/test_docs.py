@@ -25,3 +25,18 @@ def test_readme_has_exactly_two_setup_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert _readme_commands()[1] in ci.splitlines()
+
+
+def _run(*args: str, columns: str = "200") -> str:
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "COLUMNS": columns}
+    proc = subprocess.run([sys.executable, "-m", "preflight", *args], cwd=REPO, capture_output=True, text=True, env=env)
+    return (proc.stdout + proc.stderr).rstrip("\n")
+
+
+def test_readme_shows_cost_and_graph_exactly_as_printed_today() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert _run("cost", "prod") in readme
+    assert _run("graph", "prod", "--format", "mermaid") in readme

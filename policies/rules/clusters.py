@@ -97,7 +97,11 @@ def check_audit_logs(stack: Stack, _config: Mapping[str, Any]) -> Iterator[tuple
             yield f"Add APISERVER to loggingConfig.enableComponents on {label_of(cluster)}.", cluster.urn
     settings = stack.of_type(DIAGNOSTIC_SETTING)
     for cluster in stack.of_type(AKS):
-        targeting = [s for s in settings if s.depends_on(cluster.urn, "resourceUri")]
+        name = cluster.get("resourceName")
+        suffix = f"/managedclusters/{name.lower()}" if isinstance(name, str) else None
+        targeting = [s for s in settings if s.depends_on(cluster.urn, "resourceUri")
+                     or (suffix is not None and isinstance(s.get("resourceUri"), str)
+                         and s.get("resourceUri").lower().endswith(suffix))]
         if not any(_aks_audit_setting(s) for s in targeting):
             yield (f"Add an azure-native.monitor.DiagnosticSetting on {label_of(cluster)} that enables the "
                    f"kube-audit log category.", cluster.urn)

@@ -21,6 +21,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from pulumi_policy import (
@@ -46,7 +47,6 @@ from pulumi_policy.proxy import (
 )
 
 MANDATORY = EnforcementLevel.MANDATORY
-ADVISORY = EnforcementLevel.ADVISORY
 
 _SENTINELS = frozenset({UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
                         UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE})
@@ -137,15 +137,6 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [value]
-
-
-def truthy_setting(value: Any) -> bool | None:
-    """True/False for booleans and their string forms ("true", "false"); None otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
 
 
 def number(value: Any) -> float | None:
@@ -313,7 +304,7 @@ class Stack:
     def referenced(self, resource: Resource, key: str) -> list[Resource]:
         return [self.by_urn[u] for u in resource.refs(key) if u in self.by_urn]
 
-    @property
+    @cached_property
     def environment(self) -> str | None:
         """The stack's environment: the most common `environment` tag, else the stack's name."""
         counts = Counter(r.environment for r in self.resources if r.environment)

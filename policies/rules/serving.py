@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from pulumi_policy import Severity
+
 from .common import (
     STRING_LIST,
     Resource,
@@ -85,8 +87,8 @@ POLICIES = [
                     [ENDPOINT_CONFIG], check_endpoint_config_encrypted, settings=[NVME]),
     stack_policy("sagemaker-endpoint-autoscaling",
                  "SageMaker endpoints must be registered with Application Auto Scaling.",
-                 check_endpoint_autoscaling),
+                 check_endpoint_autoscaling, severity=Severity.MEDIUM),
     resource_policy("azureml-online-deployment-probes",
                     "Azure ML online deployments must define liveness and readiness probes.",
-                    [AZURE_ML_DEPLOYMENT], check_azure_ml_probes),
+                    [AZURE_ML_DEPLOYMENT], check_azure_ml_probes, severity=Severity.MEDIUM),
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from pulumi_policy import Severity
+
 from .common import (
     STRING_LIST,
     Resource,
@@ -83,5 +85,5 @@ def check_tags(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
 POLICIES = [
     resource_policy("required-tags",
                     "Taggable cloud resources (AWS and Azure tags, GCP labels) must carry the owner, cost-center and "
-                    "environment tags.", None, check_tags, settings=SETTINGS),
+                    "environment tags.", None, check_tags, settings=SETTINGS, severity=Severity.MEDIUM),
 ]

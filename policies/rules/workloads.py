@@ -20,6 +20,8 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from pulumi_policy import ResourceValidationPolicy, Severity
+
 from .common import (
     STRING_LIST,
     Resource,
@@ -133,7 +135,7 @@ def where(workload: Resource, container: Container) -> str:
 
 
 def _workload_check(body: Any) -> Any:
-    """Wrap a per-container check with the type filter and the exemption list."""
+    """Skip the workloads the rule's `exempt_workloads` setting lists."""
 
     def check(workload: Resource, config: Mapping[str, Any]) -> Iterator[str]:
         if is_exempt(workload, config):
@@ -256,20 +258,21 @@ def _namespace(workload: Resource, _config: Mapping[str, Any]) -> Iterator[str]:
         yield f"Deploy {label_of(workload)} into a dedicated namespace instead of default (set metadata.namespace)."
 
 
-def _policy(name: str, description: str, body: Any, settings: list[Setting]) -> Any:
-    return resource_policy(name, description, WORKLOADS, _workload_check(body), settings=settings)
+def _policy(name: str, description: str, body: Any, settings: list[Setting],
+            severity: Severity = Severity.HIGH) -> ResourceValidationPolicy:
+    return resource_policy(name, description, WORKLOADS, _workload_check(body), settings=settings, severity=severity)
 
 
 POLICIES = [
     _policy("workload-resources",
             "Kubernetes workloads must set CPU and memory requests and limits on every container.",
-            _resources, [REQUESTS, LIMITS, exempt_setting([])]),
+            _resources, [REQUESTS, LIMITS, exempt_setting([])], Severity.MEDIUM),
     _policy("workload-gpu-limits",
             "Kubernetes workloads that tolerate the nvidia.com/gpu taint must set an nvidia.com/gpu limit.",
             _gpu_limits, [exempt_setting([DEVICE_PLUGIN])]),
     _policy("workload-probes",
             "Kubernetes workloads must define liveness and readiness probes on every container.",
-            _probes, [exempt_setting([DEVICE_PLUGIN])]),
+            _probes, [exempt_setting([DEVICE_PLUGIN])], Severity.MEDIUM),
     _policy("workload-non-root",
             "Kubernetes workloads must run every container as a non-root user.",
             _non_root, [exempt_setting([DEVICE_PLUGIN])]),
@@ -281,8 +284,8 @@ POLICIES = [
             _no_escalation, [exempt_setting([])]),
     _policy("workload-image-pinned",
             "Kubernetes workloads must pin every container image to a version tag or digest, never latest.",
-            _pinned_images, [exempt_setting([])]),
+            _pinned_images, [exempt_setting([])], Severity.MEDIUM),
     _policy("workload-not-default-namespace",
             "Kubernetes workloads must not run in the default namespace.",
-            _namespace, [exempt_setting([])]),
+            _namespace, [exempt_setting([])], Severity.MEDIUM),
 ]

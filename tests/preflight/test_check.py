@@ -189,6 +189,10 @@ def test_unknown_values_give_the_engines_preview_advisory(tmp_path: Path) -> Non
     [token] = found["ssm-token-length"]
     assert token["urn"] == TOKEN and token["enforcementLevel"] == "advisory"
     assert token["message"].endswith("string value at .value can't be known during preview")
+    # A stack policy sees each resource's preview state: computed outputs (the ARN) are unknown.
+    [arn] = found["bucket-arn-prefix"]
+    assert arn["phase"] == "stack" and arn["enforcementLevel"] == "advisory"
+    assert arn["message"].endswith("string value at .arn can't be known during preview")
     assert report["errors"] == []
 
 
@@ -205,6 +209,18 @@ def test_a_raising_policy_is_an_error_not_a_pass(tmp_path: Path) -> None:
     invocation = json.loads(sarif_path.read_text())["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert "fixture policy bug" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+
+
+def test_remediations_run_first_and_analysis_sees_their_result(tmp_path: Path) -> None:
+    pack_dir = pack(tmp_path, "remediates")
+    proc, report = check(tmp_path, pack_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [remediation] = report["remediations"]
+    assert remediation["policyName"] == "add-cost-center" and remediation["urn"] == BUCKET
+    assert remediation["properties"]["tags"] == {"owner": "fx", "cost-center": "cc-0000"}
+    proc, report = check(tmp_path, pack_dir, "--policy-config", config_file(tmp_path, {"add-cost-center": "disabled"}))
+    assert proc.returncode == 1 and report["remediations"] == []
+    assert [d["urn"] for d in by_policy(report)["cost-center-present"]] == [BUCKET]
 
 
 def test_config_schema_defaults_initial_config_and_user_values(tmp_path: Path) -> None:
