@@ -40,3 +40,13 @@ def test_readme_shows_cost_and_graph_exactly_as_printed_today() -> None:
     readme = (REPO / "README.md").read_text()
     assert _run("cost", "prod") in readme
     assert _run("graph", "prod", "--format", "mermaid") in readme
+
+
+def test_reference_tables_match_the_code() -> None:
+    import subprocess
+    import sys
+    generated = subprocess.run([sys.executable, str(REPO / "scripts" / "reference.py")], capture_output=True,
+                               text=True, check=True).stdout
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- reference:start -->\n", 1)[1].split("<!-- reference:end -->", 1)[0]
+    assert block == generated, "README reference is stale: run python scripts/reference.py --write"
