@@ -142,8 +142,11 @@ def test_report_is_consistent_and_sourced(costs: dict[str, Any], plans: dict[str
     assert len([l for l in lines if l["kind"] == "cluster fees"]) == len(clusters)
     assert {l["cell"] for l in lines if l["kind"] == "system nodes"} == cells
     assert report["unpriced"] == []
-    assert report["budget"]["monthly_budget_usd"] is None and proc.returncode == 0
-    assert "no budget set" in proc.stdout
+    # Every shipped stack sets a budget its minimum-scale estimate stays under.
+    budget = {"dev": 500, "staging": 1000, "prod": 6000}[stack]
+    assert report["budget"]["monthly_budget_usd"] == budget and proc.returncode == 0
+    assert report["budget"]["over_budget"] is False and report["total"]["min"] <= budget
+    assert "within budget" in proc.stdout
     assert "Sources" in proc.stdout and "Not included" in proc.stdout
 
 
