@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from ..catalog.regions import CLOUD_TITLES, Cloud, region_problem
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from . import aws, azure, gcp
 from .args import BackupOptions, BackupOutputs, BackupPlanArgs, backup_problems
 from .schedule import DAY, AwsSchedule, AzureSchedule, schedule_for
@@ -98,8 +98,7 @@ class BackupPlan(pulumi.ComponentResource):
             problems.append(Problem("BackupPlanArgs.resource_group_name", None, "required on Azure", missing=True))
         raise_if_any(f"invalid BackupPlan {name!r}", problems)
 
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:backup:BackupPlan", name, None, opts)
 
         self.cloud = args.cloud

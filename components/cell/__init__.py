@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from ..backup import BackupOptions, BackupPlan, BackupPlanArgs
-from ..common import Environment, tagging
+from ..common import Environment
 from ..compute import GpuNodePool, GpuNodePoolArgs, KubernetesCluster, KubernetesClusterArgs
 from ..network import Network, NetworkArgs
 from ..serving import EndpointOptions, ModelEndpoint, ModelEndpointArgs
@@ -38,8 +38,7 @@ class Cell(pulumi.ComponentResource):
     def __init__(self, spec: AwsCell | AzureCell | GcpCell, environment: Environment,
                  backup: BackupOptions | None = None, opts: pulumi.ResourceOptions | None = None):
         name = spec.name
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(environment.resource_tags(cell=name))]))
+        opts = environment.tagged(opts, cell=name)
         super().__init__("aiinfra:index:Cell", name, None, opts)
         self.spec = spec
         base = _foundation(self, spec, environment)

@@ -40,6 +40,13 @@ class Environment:
         """The tags to put on resources: the given tags, environment, managed-by, then `extra`."""
         return {**self.tags, "environment": self.name, "managed-by": "pulumi", **extra}
 
+    def tagged(self, opts: pulumi.ResourceOptions | None, **extra: str) -> pulumi.ResourceOptions:
+        """`opts` plus the tagging transformation: every front door passes its options through this,
+        so each resource beneath it carries the environment's tags (and `extra`)."""
+        from .tagging import tagging
+        return pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[tagging(self.resource_tags(**extra))]))
+
     def child(self, parent: pulumi.Resource, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
         """Options for a child of `parent`; stateful children are protected and retained when protected."""
         opts = pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]

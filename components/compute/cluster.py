@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import SYSTEM_MACHINES, CatalogError, system_machine
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from .args import ClusterOptions, ClusterOutputs, KubernetesClusterArgs
 
 
@@ -84,8 +84,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         if args.cloud == "gcp" and not args.project:
             problems.append(Problem("KubernetesClusterArgs.project", None, "required on GCP", missing=True))
         raise_if_any(f"invalid KubernetesCluster {name!r}", problems)
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:compute:KubernetesCluster", name, None, opts)
         self.args = args
         out = _build(self, name, args)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pulumi
 
 from ..catalog.gpus import MachineType, gpu_machine, gpu_offer_problem, offered_counts
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from .args import GpuNodePoolArgs, GpuPoolOptions
 
 
@@ -39,8 +39,7 @@ class GpuNodePool(pulumi.ComponentResource):
         machine = gpu_machine(cloud, args.options.gpu, args.options.gpus_per_node)
         opts = pulumi.ResourceOptions.merge(
             pulumi.ResourceOptions(parent=args.cluster), opts)
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:compute:GpuNodePool", name, None, opts)
         self.machine = machine
         self.options = args.options

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from . import aws, azure, gcp
 from .args import NetworkArgs, NetworkOptions, NetworkOutputs
 
@@ -51,8 +51,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         raise_if_any(f"invalid Network {name!r}",
                      [p.under("NetworkArgs.options") for p in network_problems(args.cloud, args.options)])
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:network:Network", name, None, opts)
         self.outputs: NetworkOutputs = _BUILDERS[args.cloud](self, name, args)
         self.register_outputs({"network_id": self.outputs.network_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pulumi
 
 from ..catalog.gpus import gpu_offer_problem
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from .args import EndpointOptions, EndpointOutputs, ModelEndpointArgs
 
 
@@ -82,8 +82,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         if options.mode == "cluster" and args.gpu_pool is None:
             problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
         raise_if_any(f"invalid ModelEndpoint {name!r}", problems)
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:serving:ModelEndpoint", name, None, opts)
         self.options = options
         out = _build(self, name, args)

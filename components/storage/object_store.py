@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from ..catalog.regions import CLOUD_TITLES, region_problem
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from . import aws, azure, gcp
 from .args import ObjectStoreArgs, StoreOutputs, storage_problems
 
@@ -34,8 +34,7 @@ class ObjectStore(pulumi.ComponentResource):
             problems.insert(0, Problem("ObjectStoreArgs.cloud", args.cloud, "allowed: aws, azure or gcp"))
         raise_if_any(f"invalid ObjectStore {name!r}", problems)
 
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:storage:ObjectStore", name, None, opts)
 
         out: StoreOutputs = _BUILDERS[args.cloud](self, name, args)

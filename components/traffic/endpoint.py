@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pulumi
 from pydantic import ValidationError
 
-from ..common import Problem, raise_if_any, tagging
+from ..common import Problem, raise_if_any
 from . import cloud_dns, route53, traffic_manager
 from .args import BackendOptions, GlobalEndpointArgs, TrafficOptions, TrafficOutputs, assign_priorities, \
     effective_weight, failover_seconds, traffic_problems
@@ -59,8 +59,7 @@ class GlobalEndpoint(pulumi.ComponentResource):
                                     "Manager profile (and of a created Azure DNS zone)", missing=True))
         raise_if_any(f"invalid GlobalEndpoint {name!r}", problems)
 
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(args.environment.resource_tags())]))
+        opts = args.environment.tagged(opts)
         super().__init__("aiinfra:traffic:GlobalEndpoint", name, None, opts)
 
         out = _BUILDERS[options.provider](self, name, args)
