@@ -9,7 +9,6 @@ A test fails when the README block differs from this output, so the tables canno
 
 from __future__ import annotations
 
-import ast
 import inspect
 import sys
 from pathlib import Path
@@ -19,6 +18,8 @@ from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from components.common.field_docs import field_docs  # noqa: E402 - after the path is set
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 
@@ -47,21 +48,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _dataclass_docs(cls: type) -> dict[str, str]:
-    """Field docstrings of a dataclass: the string literal right after each annotated field."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, after in zip(body, body[1:] + [None]):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
-                docs[node.target.id] = after.value.value
-    return docs
-
-
 def _dataclass_table(cls: type) -> list[str]:
     import dataclasses
-    docs = _dataclass_docs(cls)
+    docs = field_docs(cls)
     rows = [f"| `{cls.__name__}` field | type | meaning and default |", "|---|---|---|"]
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
@@ -74,6 +63,7 @@ def _dataclass_table(cls: type) -> list[str]:
 
 def _model_table(model: type[BaseModel]) -> list[str]:
     rows = [f"| `{model.__name__}` key | type | meaning and default |", "|---|---|---|"]
+    docs = field_docs(model)
     for name, field in model.model_fields.items():
         key = field.alias or name
         ann = field.annotation
@@ -82,7 +72,7 @@ def _model_table(model: type[BaseModel]) -> list[str]:
         default_text = "required" if field.is_required() else f"default `{default!r}`"
         if isinstance(default, BaseModel):
             default_text = f"default: {type(default).__name__} defaults"
-        rows.append(f"| `{key}` | `{_cell(annotation)}` | {_cell(field.description or '')} ({default_text}) |")
+        rows.append(f"| `{key}` | `{_cell(annotation)}` | {_cell(field.description or docs.get(name, ''))} ({default_text}) |")
     return rows
 
 

@@ -79,7 +79,7 @@ GKE_MAX_DELETE_LOCK_DAYS = 90
 class BackupOptions(BaseModel):
     """What a cell may lose, how long it keeps backups, where a copy goes (the `backup` section of a cell)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rpo_minutes: int = Field(default=1440, ge=1)
     """Most data, in minutes, a restore may lose (recovery point objective). Default 1440 (daily

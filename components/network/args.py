@@ -15,7 +15,7 @@ from ..common import Environment
 class NetworkOptions(BaseModel):
     """The `network` section of a cell: a private network for the cluster, or existing subnets."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     cidr: str = "10.0.0.0/16"
     """Address space of the created network (IPv4, /16 to /20). Default 10.0.0.0/16; give each

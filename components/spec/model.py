@@ -36,7 +36,7 @@ TagValue = Annotated[str, AfterValidator(_portable)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _CellBase(_Strict):
@@ -116,7 +116,7 @@ class Targets(_Strict):
 class Tags(BaseModel):
     """Tags for every taggable resource: `owner` and `cost-center` required, more allowed."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     __pydantic_extra__: dict[str, TagValue]  # pyright: ignore[reportIncompatibleVariableOverride]
 
     owner: TagValue

@@ -14,7 +14,7 @@ from ..common import Environment, Problem
 class ObjectStoreOptions(BaseModel):
     """Cloud-neutral knobs of an object store (the `storage` section of a cell)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650)
     """Days a replaced or deleted object version is kept before it expires. Default 30:

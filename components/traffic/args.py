@@ -59,7 +59,7 @@ _GEO_CODE = re.compile(r"^(\*|[A-Z]{2})$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class HealthCheckOptions(_Strict):

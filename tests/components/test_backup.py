@@ -29,6 +29,7 @@ from components.backup import (
     schedule_for,
 )
 from components.backup.aws import BACKUP_ROLE_POLICIES
+from components.common.field_docs import field_docs
 from tests.conftest import by_urn, of_type, plan_json, run_preflight
 
 PROGRAM = '''
@@ -268,8 +269,9 @@ def test_options_defaults_and_strictness() -> None:
     options = BackupOptions()
     assert (options.rpo_minutes, options.retention_days, options.copy_to_region, options.immutable_days) == (
         1440, 35, None, None)
-    for name, field in BackupOptions.model_fields.items():
-        assert field.description and "Default" in field.description, name
+    docs = field_docs(BackupOptions)
+    for name in BackupOptions.model_fields:
+        assert "Default" in docs.get(name, ""), name
     for bad in ({"rpo_minutes": 0}, {"retention_days": 0}, {"retention_days": 3651}, {"immutable_days": 0},
                 {"rpo": 60}):
         with pytest.raises(ValidationError):
