@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 a check failed (later commands); 2 configuration or program 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -226,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
+    # A one-shot process: no cyclic garbage collection at all, not even the deferred one a
+    # plan would otherwise pay when collection resumes (see fastpath.cyclic_gc_paused).
+    gc.disable()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import os
 import runpy
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +23,7 @@ import pulumi.runtime
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 
+from . import fastpath
 from .monitor import STACK_TYPE, Recording, RecordingEngine, RecordingMonitor
 from .plan import build_plan
 from .project import Project, StackConfig, load_project, load_stack_config
@@ -70,7 +71,7 @@ class PlanResult:
     config: StackConfig
 
 
-@contextmanager
+@contextlib.contextmanager
 def shielded_environment(project_dir: Path) -> Iterator[None]:
     """Hide credential/config variables, run from the project directory with it on sys.path."""
     saved_env = dict(os.environ)
@@ -95,8 +96,10 @@ def _count_resources(recording: Recording) -> int:
 
 
 def run_program(project: Project, stack: str, config: StackConfig,
-                stack_outputs: dict[str, dict[str, Any]] | None = None) -> PlanResult:
-    """Plan `stack` of `project`; raises ProgramError when the program fails."""
+                stack_outputs: dict[str, dict[str, Any]] | None = None, *, fast: bool = True) -> PlanResult:
+    """Plan `stack` of `project`; raises ProgramError when the program fails.
+
+    `fast=False` runs the SDK's own code paths instead of `fastpath` (same plan, slower)."""
     # Default providers take their region from stack config; invokes through them see the same.
     default_regions = {pkg: config.values[key] for pkg, key in
                        (("aws", "aws:region"), ("gcp", "gcp:region"), ("azure-native", "azure-native:location"))
@@ -120,7 +123,8 @@ def run_program(project: Project, stack: str, config: StackConfig,
         loop.set_default_executor(InlineExecutor())
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(run_in_stack(program))
+            with fastpath.engaged() if fast else contextlib.nullcontext():
+                loop.run_until_complete(run_in_stack(program))
         finally:
             loop.close()
             asyncio.set_event_loop(None)
@@ -144,8 +148,8 @@ def run_program(project: Project, stack: str, config: StackConfig,
 
 
 def plan_stack(cwd: Path | str, stack: str,
-               stack_outputs: dict[str, dict[str, Any]] | None = None) -> PlanResult:
+               stack_outputs: dict[str, dict[str, Any]] | None = None, *, fast: bool = True) -> PlanResult:
     """Load the project in `cwd` and plan `stack`."""
     project = load_project(cwd)
     config = load_stack_config(project, stack)
-    return run_program(project, stack, config, stack_outputs)
+    return run_program(project, stack, config, stack_outputs, fast=fast)
