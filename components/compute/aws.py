@@ -34,8 +34,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
-from ..catalog.gpus import CatalogError, MachineType, system_machine
-from ..common import Environment, Problem, raise_if_any
+from ..catalog.gpus import MachineType, system_machine
+from ..common import Environment
 from ..storage.aws import partition
 from ..common.aws_iam import trust_policy
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
@@ -160,32 +160,13 @@ def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -
     return (oidcs[0].issuer or "") if oidcs else ""
 
 
-def _aws_problems(name: str, args: KubernetesClusterArgs) -> MachineType:
-    """EKS-specific input rules, reported like the front door's; returns the system pool's machine."""
-    options = args.options
-    problems: list[Problem] = []
-    if options.secrets_key_id is not None and not options.secrets_key_id.startswith("arn:"):
-        problems.append(Problem(
-            "KubernetesClusterArgs.options.secrets_key_id", options.secrets_key_id,
-            "allowed on AWS: a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in the cluster's region"))
-    system: MachineType | None = None
-    try:
-        system = system_machine("aws", options.system_pool.machine_type)
-    except CatalogError as exc:
-        problems.append(Problem("KubernetesClusterArgs.options.system_pool.machine_type",
-                                options.system_pool.machine_type, str(exc).split("; ", 1)[-1]))
-    raise_if_any(f"invalid KubernetesCluster {name!r}", problems)
-    assert system is not None
-    return system
-
-
 def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) -> ClusterOutputs:
     """An EKS cluster: private endpoint (dev may open it to listed CIDRs), secrets encrypted with a
     rotating KMS key, all control-plane logs kept 365 days in prod (30 elsewhere), API-only access
     entries, Pod Identity agent and an IRSA OIDC provider, and an on-demand system node group across
     the private subnets. Deletion protection in prod; cluster, key and log group are stateful."""
     options, env, region = args.options, args.environment, args.region
-    system = _aws_problems(name, args)
+    system = system_machine("aws", args.options.system_pool.machine_type)  # the front door checked it
     cluster_name = eks_cluster_name(name)
     subnet_ids = args.network.private_subnet_ids
     cluster_role = _service_role(parent, f"{name}-cluster-role", env, "eks.amazonaws.com",

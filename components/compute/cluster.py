@@ -26,6 +26,9 @@ _SECRETS_KEY_FORMS = {
             "a Cloud KMS key name (projects/<p>/locations/<region>/keyRings/<r>/cryptoKeys/<k>)"),
 }
 
+_KEY_REGION = {"aws": lambda arn: arn.split(":")[3], "gcp": lambda name: name.split("/")[3]}
+"""The region a well-formed key identifier names."""
+
 
 def cluster_problems(cloud: str, environment: str, options: ClusterOptions, region: str | None = None) -> list[Problem]:
     """Rules that need the cloud and environment; paths are relative to the options."""
@@ -43,7 +46,8 @@ def cluster_problems(cloud: str, environment: str, options: ClusterOptions, regi
         key = options.secrets_key_id
         if not pattern.match(key):
             problems.append(Problem("secrets_key_id", key, f"allowed: {allowed}"))
-        elif cloud == "gcp" and region is not None and f"/locations/{region}/" not in key:
+        elif region is not None and cloud in _KEY_REGION and _KEY_REGION[cloud](key) != region:
+            # EKS and GKE both need the key in the cluster's region (Key Vault keys are not regional).
             problems.append(Problem("secrets_key_id", key, f"allowed: a key in the cluster's region {region!r}"))
     if options.public_endpoint and environment != "dev":
         problems.append(Problem("public_endpoint", True,
@@ -83,6 +87,10 @@ class KubernetesCluster(pulumi.ComponentResource):
             problems.append(Problem("KubernetesClusterArgs.resource_group_name", None, "required on Azure", missing=True))
         if args.cloud == "gcp" and not args.project:
             problems.append(Problem("KubernetesClusterArgs.project", None, "required on GCP", missing=True))
+        if args.cloud == "gcp" and not (args.network.pods_range_name and args.network.services_range_name):
+            problems.append(Problem(
+                "KubernetesClusterArgs.network", "a network without pods and services ranges",
+                "allowed on GCP: a Network built for GCP (one subnetwork with named pods and services ranges)"))
         raise_if_any(f"invalid KubernetesCluster {name!r}", problems)
         opts = args.environment.tagged(opts)
         super().__init__("aiinfra:compute:KubernetesCluster", name, None, opts)

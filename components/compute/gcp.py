@@ -45,7 +45,6 @@ Choices, and why:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -54,7 +53,6 @@ import pulumi_gcp as gcp
 import yaml
 
 from ..catalog.gpus import MachineType, system_machine
-from ..common import Problem, raise_if_any
 from ..common.naming import global_name
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs, Taint
 
@@ -81,7 +79,6 @@ DEFAULT_ZONES = 3
 
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
                   "NoExecute": "NO_EXECUTE"}
-_KMS_KEY = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -129,16 +126,6 @@ def _kubeconfig(context: str, endpoint: str, ca: str) -> str:
     }, sort_keys=False)
 
 
-def _secrets_key_problems(args: KubernetesClusterArgs) -> list[Problem]:
-    given = args.options.secrets_key_id
-    match = _KMS_KEY.match(given) if given is not None else None
-    if given is None or (match and match["location"] == args.region):
-        return []
-    return [Problem("KubernetesClusterArgs.options.secrets_key_id", given,
-                    f"allowed: a Cloud KMS key name projects/<project>/locations/{args.region}/keyRings/<ring>/"
-                    "cryptoKeys/<key> (GKE needs the key in the cluster's region)")]
-
-
 def _secrets_key(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs,
                  project: str) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
     """The Cloud KMS key for secrets (created unless given) and the created key resources."""
@@ -163,13 +150,9 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
     env = args.environment
     opts = args.options
     project = args.project
-    if not project:
-        raise ValueError("KubernetesClusterArgs.project is required on GCP")
+    assert project  # the front door requires it, a GCP network and a key in the region
     region = args.region
     pods_range, services_range = args.network.pods_range_name, args.network.services_range_name
-    if not (pods_range and services_range and args.network.private_subnet_ids):
-        raise ValueError("GKE needs a GCP network: one subnetwork with named pods and services ranges")
-    raise_if_any(f"invalid KubernetesCluster {name!r}", _secrets_key_problems(args))
 
     # Node identity: least privilege instead of the Compute Engine default account.
     node_sa = gcp.serviceaccount.Account(

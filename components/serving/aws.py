@@ -23,12 +23,12 @@ import pulumi
 import pulumi_aws as aws
 
 from ..catalog.gpus import CatalogError, gpu_machine
-from ..common import Problem, raise_if_any
+from ..common import Problem
 from ..common.naming import global_name
 from ..compute.aws import (ALB_SSL_POLICY, POD_IDENTITY_TRUST, EksHandle, LoadBalancerController,
                            install_load_balancer_controller)
 from ..storage.aws import partition
-from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from .args import EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 from ..common.aws_iam import trust_policy
 
 VARIANT = "primary"
@@ -118,14 +118,6 @@ def _store_grants(parent: pulumi.Resource, name: str, args: ModelEndpointArgs,
     return grants
 
 
-def _require_store(name: str, args: ModelEndpointArgs) -> None:
-    if args.store is None:
-        raise_if_any(f"invalid ModelEndpoint {name!r}", [Problem(
-            "ModelEndpointArgs.store", None,
-            "required on AWS: the ObjectStore holding the model (access is granted to its prefix only)",
-            missing=True)])
-
-
 # --- cluster mode -----------------------------------------------------------------------------
 
 def _handle(args: ModelEndpointArgs) -> EksHandle:
@@ -150,7 +142,7 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
     annotation is involved, the one set here only names the role for people reading the cluster).
     Also makes sure the cluster runs the AWS Load Balancer Controller the endpoint's Ingress needs.
     """
-    _require_store(name, args)
+    assert args.store is not None  # the front door requires it on AWS
     handle = _handle(args)
     _controller(args)
     env = args.environment
@@ -229,41 +221,42 @@ def sagemaker_instance_type(args: ModelEndpointArgs) -> str:
     return "ml." + gpu_machine("aws", acc.gpu, acc.count).name
 
 
-def _managed_problems(args: ModelEndpointArgs) -> list[Problem]:
-    options, model = args.options, args.options.model
+def sagemaker_problems(options: EndpointOptions, region: str) -> list[Problem]:
+    """What a SageMaker endpoint cannot serve; paths relative to the endpoint options.
+
+    Needs only the options and the region, so the spec's validation reports these with their
+    config key paths before anything is registered (and the front door does for library users).
+    """
+    model = options.model
     problems: list[Problem] = []
-    path = "ModelEndpointArgs.options"
-    if args.store is None:
-        problems.append(Problem("ModelEndpointArgs.store", None, "required on AWS: the ObjectStore holding the model",
-                                missing=True))
     image = model.image or ""
     match = _ECR_IMAGE.match(image)
     if match is None:
         problems.append(Problem(
-            f"{path}.model.image", model.image,
+            "model.image", model.image,
             "allowed on SageMaker: an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "
             "copy public images into ECR (or an ECR pull-through cache) first"))
-    elif match["region"] != args.region:
-        problems.append(Problem(f"{path}.model.image", model.image,
-                                f"allowed on SageMaker: an ECR image in the endpoint's region {args.region!r}"))
+    elif match["region"] != region:
+        problems.append(Problem("model.image", model.image,
+                                f"allowed on SageMaker: an ECR image in the endpoint's region {region!r}"))
     if model.port != SAGEMAKER_PORT:
-        problems.append(Problem(f"{path}.model.port", model.port,
+        problems.append(Problem("model.port", model.port,
                                 f"allowed on SageMaker: {SAGEMAKER_PORT} (SageMaker sends every request there)"))
     if model.health_path != SAGEMAKER_HEALTH_PATH:
-        problems.append(Problem(f"{path}.model.health_path", model.health_path,
+        problems.append(Problem("model.health_path", model.health_path,
                                 f"allowed on SageMaker: {SAGEMAKER_HEALTH_PATH} (the only health check it sends)"))
     acc = options.accelerator
     if acc.instance_type is not None and not acc.instance_type.startswith("ml."):
-        problems.append(Problem(f"{path}.accelerator.instance_type", acc.instance_type,
+        problems.append(Problem("accelerator.instance_type", acc.instance_type,
                                 "allowed on SageMaker: an ml.* instance type, e.g. ml.g6.xlarge"))
     elif acc.gpu is not None:
         try:
             machine = gpu_machine("aws", acc.gpu, acc.count).name
-        except CatalogError as exc:  # the front door reports offers; keep the message if it gets here
-            problems.append(Problem(f"{path}.accelerator.gpu", acc.gpu, str(exc)))
+        except CatalogError:
+            pass  # endpoint_problems reports a GPU the catalog does not offer
         else:
             if machine.endswith(".metal"):
-                problems.append(Problem(f"{path}.accelerator", {"gpu": acc.gpu, "count": acc.count},
+                problems.append(Problem("accelerator", {"gpu": acc.gpu, "count": acc.count},
                                         f"allowed on SageMaker: not ml.{machine} (no metal instances); "
                                         "set accelerator.instance_type, e.g. ml.g4dn.12xlarge"))
     return problems
@@ -302,7 +295,6 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     door (e.g. API Gateway with IAM auth calling the endpoint, serving the shared hostname's certificate
     and a deep health path). `entry_hostname` is therefore None.
     """
-    raise_if_any(f"invalid ModelEndpoint {name!r}", _managed_problems(args))
     options, model, env, region = args.options, args.options.model, args.environment, args.region
     part = partition(region)
     endpoint_name = global_name(name)

@@ -232,9 +232,7 @@ def _container_name(container_id: str) -> str:
 
 def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
     """An Azure ML managed online endpoint serving the custom image with the model mounted."""
-    if args.store is None:
-        raise pulumi.RunError(f"ModelEndpoint {name!r}: managed mode on Azure needs ModelEndpointArgs.store "
-                              "(the workspace uses the cell's storage account)")
+    assert args.store is not None  # the front door requires it on Azure: the workspace uses its account
     env = args.environment
     options, model = args.options, args.options.model
     assert model.image is not None
@@ -485,8 +483,7 @@ def _autoscale(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, grou
 # ---------------------------------------------------------------------------------------------
 
 def _group(args: ModelEndpointArgs) -> pulumi.Input[str]:
-    if args.resource_group_name is None:
-        raise pulumi.RunError("ModelEndpointArgs.resource_group_name: missing; required on Azure")
+    assert args.resource_group_name is not None  # the front door requires it on Azure
     return args.resource_group_name
 
 
@@ -494,8 +491,7 @@ def _blob_reader(parent: pulumi.Resource, resource_name: str, args: ModelEndpoin
                  principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str],
                  after: list[pulumi.Resource] | None = None) -> azure_native.authorization.RoleAssignment:
     """Storage Blob Data Reader on the model's container (RBAC's narrowest scope: no blob prefixes)."""
-    if args.store is None:
-        raise pulumi.RunError("ModelEndpointArgs.store: missing; required on Azure (access is granted on its container)")
+    assert args.store is not None  # the front door requires it on Azure
     return azure_native.authorization.RoleAssignment(
         resource_name,
         principal_id=principal_id,

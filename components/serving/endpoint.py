@@ -17,9 +17,11 @@ from ..common import Problem, raise_if_any
 from .args import EndpointOptions, EndpointOutputs, ModelEndpointArgs
 
 
-def endpoint_problems(cloud: str, options: EndpointOptions, has_cluster: bool,
+def endpoint_problems(cloud: str, region: str, options: EndpointOptions, has_cluster: bool,
                       pool_gpus: dict[str, str]) -> list[Problem]:
-    """Rules that need the cell; paths are relative to the endpoint options.
+    """Rules that need the cell, the serving service's included; paths are relative to the endpoint
+    options. The spec's validation and the front door both call this, so a stack reports these with
+    their config key paths before anything is registered.
 
     `pool_gpus` maps the cell's GPU pool names to their GPU.
     """
@@ -61,6 +63,26 @@ def endpoint_problems(cloud: str, options: EndpointOptions, has_cluster: bool,
     if cloud == "gcp" and options.mode == "managed" and garden:
         from .gcp import vertex_problems
         problems += vertex_problems(options)
+    if cloud == "aws" and options.mode == "managed":
+        from .aws import sagemaker_problems
+        problems += sagemaker_problems(options, region)
+    return problems
+
+
+def argument_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """What each cloud needs beyond the options (a Cell always passes these)."""
+    problems: list[Problem] = []
+    if args.cloud in ("aws", "azure") and args.store is None:
+        problems.append(Problem("ModelEndpointArgs.store", None,
+                                f"required on {'AWS' if args.cloud == 'aws' else 'Azure'}: the ObjectStore holding "
+                                "the model (access is granted to its prefix or container only)", missing=True))
+    if args.cloud == "azure" and args.resource_group_name is None:
+        problems.append(Problem("ModelEndpointArgs.resource_group_name", None, "required on Azure", missing=True))
+    if args.cloud == "gcp":
+        from .gcp import endpoint_project
+        if not endpoint_project(args):
+            problems.append(Problem("ModelEndpointArgs.project", None,
+                                    "required on GCP unless the endpoint runs on a GKE cluster", missing=True))
     return problems
 
 
@@ -77,8 +99,9 @@ class ModelEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         options = args.options
         pools = {args.gpu_pool.options.name: args.gpu_pool.options.gpu} if args.gpu_pool else {}
-        problems = [p.under("ModelEndpointArgs.options")
-                    for p in endpoint_problems(args.cloud, options, args.cluster is not None, pools)]
+        problems = argument_problems(args) + [
+            p.under("ModelEndpointArgs.options")
+            for p in endpoint_problems(args.cloud, args.region, options, args.cluster is not None, pools)]
         if options.mode == "cluster" and args.gpu_pool is None:
             problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
         raise_if_any(f"invalid ModelEndpoint {name!r}", problems)

@@ -78,7 +78,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import GPU_MACHINES, CatalogError, MachineType, gpu_machine
-from ..common import Problem, raise_if_any
+from ..common import Problem
 from ..common.naming import global_name
 from .args import Accelerator, EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 
@@ -172,12 +172,8 @@ def predict_url(project: str, region: str, endpoint_id: str, project_number: str
 
 def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
     """A Model Garden (or Hugging Face) model on a dedicated Vertex AI endpoint; see the module docstring."""
-    problems = [p.under("ModelEndpointArgs.options") for p in vertex_problems(args.options)]
-    if not args.project:
-        problems.insert(0, Problem("ModelEndpointArgs.project", None, "required on GCP", missing=True))
-    raise_if_any(f"invalid ModelEndpoint {name!r}", problems)
     options, model = args.options, args.options.model
-    assert args.project is not None
+    assert args.project is not None  # the front door requires it (and checked the options)
     project, region = args.project, args.region
     machine = vertex_machine(options.accelerator)
     assert machine.accelerator is not None
@@ -214,13 +210,15 @@ def prefix_condition(bucket: str, prefix: str) -> str:
             f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")')
 
 
-def _project(args: ModelEndpointArgs) -> str:
+def endpoint_project(args: ModelEndpointArgs) -> str | None:
+    """The project an endpoint lives in: its GKE cluster's, else `ModelEndpointArgs.project`."""
     handle = args.cluster.handle if args.cluster is not None else None
-    project = getattr(handle, "project", None) or args.project
-    if not project:
-        raise_if_any("invalid ModelEndpoint", [Problem("ModelEndpointArgs.project", None, "required on GCP",
-                                                       missing=True)])
-    assert project is not None
+    return getattr(handle, "project", None) or args.project
+
+
+def _project(args: ModelEndpointArgs) -> str:
+    project = endpoint_project(args)
+    assert project is not None  # the front door requires one on GCP
     return project
 
 

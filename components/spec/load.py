@@ -127,7 +127,7 @@ def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> lis
                 problems.append(Problem(f"{path}.endpoints[{j}].name", endpoint.name,
                                         "allowed: a name no other endpoint of this cell uses"))
             problems += [p.under(f"{path}.endpoints[{j}]")
-                         for p in endpoint_problems(cell.cloud, endpoint, cell.cluster is not None, pools)]
+                         for p in endpoint_problems(cell.cloud, cell.region, endpoint, cell.cluster is not None, pools)]
     return problems
 
 

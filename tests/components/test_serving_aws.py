@@ -320,11 +320,12 @@ def test_every_sagemaker_resource_is_regional_and_uses_the_cells_provider(plans:
 
 @pytest.mark.parametrize("model,fragments", [
     ({"artifact_path": "m/", "image": "docker.io/vllm/vllm-openai:v0.11.0", "port": 8000, "health_path": "/health"},
-     ["model.image: got 'docker.io/vllm/vllm-openai:v0.11.0'", "ECR image", "model.port: got 8000", "8080",
-      "model.health_path: got '/health'", "/ping"]),
+     ["aiinfra:cells[0].endpoints[0].model.image: got 'docker.io/vllm/vllm-openai:v0.11.0'", "ECR image",
+      "aiinfra:cells[0].endpoints[0].model.port: got 8000", "8080",
+      "aiinfra:cells[0].endpoints[0].model.health_path: got '/health'", "/ping", "(3 problems)"]),
     ({"artifact_path": "m/", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/server:1", "port": 8080,
       "health_path": "/ping"},
-     ["model.image", "endpoint's region 'us-east-1'"]),
+     ["aiinfra:cells[0].endpoints[0].model.image", "endpoint's region 'us-east-1'"]),
 ])
 def test_bad_sagemaker_inputs_are_reported_with_their_paths(scratch: ScratchProject, model: dict[str, Any],
                                                             fragments: list[str]) -> None:
@@ -333,10 +334,11 @@ def test_bad_sagemaker_inputs_are_reported_with_their_paths(scratch: ScratchProj
     scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell]}))
     proc = scratch.plan("dev")
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     for fragment in fragments:
         assert fragment in output, (fragment, output)
     assert "Traceback" not in output
+    assert "0 resources were registered before the error" in output
 
 
 # --- cluster mode ---------------------------------------------------------------------------

@@ -95,6 +95,14 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
      ["aiinfra:cells[0].cluster.secrets_key_id", "'my-key'", "KMS key ARN"]),
     ("public network range", base_config(**{"aiinfra:cells": [{**AWS, "network": {"cidr": "8.8.0.0/16"}}]}),
      ["aiinfra:cells[0].network.cidr", "private IPv4"]),
+    ("secrets key in another region", base_config(**{"aiinfra:cells": [{**AWS, "cluster": {
+        **CLUSTER, "secrets_key_id": "arn:aws:kms:eu-west-1:123456789012:key/abc-123"}}]}),
+     ["aiinfra:cells[0].cluster.secrets_key_id", "cluster's region 'us-east-1'"]),
+    ("SageMaker endpoint on a public image", base_config(**{"aiinfra:cells": [{**AWS, "endpoints": [{
+        "name": "embed", "mode": "managed", "accelerator": {"gpu": "l4"},
+        "model": {"artifact_path": "m/", "image": "docker.io/vllm/vllm-openai:v0.11.0", "port": 8080,
+                  "health_path": "/ping"}}]}]}),
+     ["aiinfra:cells[0].endpoints[0].model.image", "ECR image"]),
 ]
 
 
