@@ -40,6 +40,7 @@ from ..storage.aws import partition
 from .args import BackupOutputs, BackupPlanArgs
 from .schedule import AWS_START_WINDOW_MINUTES, aws_schedule
 from ..common.aws_iam import trust_policy
+from ..common.aws_kms import customer_key
 
 BACKUP_ROLE_POLICIES: dict[str, str] = {
     "backup": "service-role/AWSBackupServiceRolePolicyForBackup",
@@ -59,13 +60,8 @@ VAULT_LOCK_MAX_RETENTION_DAYS = 3650
 def _vault(parent: pulumi.Resource, prefix: str, args: BackupPlanArgs, region: str,
            lock: bool) -> tuple[aws.backup.Vault, list[pulumi.Resource]]:
     env = args.environment
-    key = aws.kms.Key(
-        f"{prefix}-key",
-        description=f"Encrypts the backups in {prefix}-vault",
-        enable_key_rotation=True,
-        deletion_window_in_days=30,
-        region=region,
-        opts=env.child(parent, stateful=True))
+    key = customer_key(f"{prefix}-key", f"Encrypts the backups in {prefix}-vault", region,
+                       env.child(parent, stateful=True))
     vault = aws.backup.Vault(
         f"{prefix}-vault",
         name=global_name(f"{prefix}-vault", max_length=50),

@@ -36,6 +36,12 @@ class Environment:
     def is_prod(self) -> bool:
         return self.name == "prod"
 
+    @property
+    def log_retention_days(self) -> int:
+        """Days every log store keeps audit and platform logs (CloudWatch log groups, Log Analytics
+        workspaces): 365 in prod, a year of audit evidence; 30 elsewhere, enough to debug."""
+        return 365 if self.is_prod else 30
+
     def resource_tags(self, **extra: str) -> dict[str, str]:
         """The tags to put on resources: the given tags, environment, managed-by, then `extra`."""
         return {**self.tags, "environment": self.name, "managed-by": "pulumi", **extra}

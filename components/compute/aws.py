@@ -38,6 +38,7 @@ from ..catalog.gpus import MachineType, system_machine
 from ..common import Environment
 from ..storage.aws import partition
 from ..common.aws_iam import trust_policy
+from ..common.aws_kms import customer_key
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
 
 if TYPE_CHECKING:
@@ -184,11 +185,9 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
     key_arn: pulumi.Input[str]
     key: aws.kms.Key | None = None
     if options.secrets_key_id is None:
-        key = aws.kms.Key(
-            f"{name}-secrets-key",
-            description=f"Envelope encryption of Kubernetes secrets of EKS cluster {cluster_name}",
-            enable_key_rotation=True, deletion_window_in_days=30, region=region,
-            opts=env.child(parent, stateful=True))
+        key = customer_key(f"{name}-secrets-key",
+                           f"Envelope encryption of Kubernetes secrets of EKS cluster {cluster_name}", region,
+                           env.child(parent, stateful=True))
         aws.kms.Alias(f"{name}-secrets-key-alias", name=f"alias/eks/{cluster_name}", target_key_id=key.key_id,
                       region=region, opts=env.child(parent))
         key_arn = key.arn
@@ -198,7 +197,7 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
     # Created before the cluster so EKS does not create it itself with infinite retention.
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-log-group", name=f"/aws/eks/{cluster_name}/cluster",
-        retention_in_days=365 if env.is_prod else 30, region=region,
+        retention_in_days=env.log_retention_days, region=region,
         opts=env.child(parent, stateful=True))
 
     cluster = aws.eks.Cluster(

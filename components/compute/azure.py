@@ -165,7 +165,7 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         resource_group_name=group,
         location=args.region,
         sku={"name": azure_native.operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
-        retention_in_days=90 if env.is_prod else 30,
+        retention_in_days=env.log_retention_days,
         opts=env.child(parent, stateful=True))
     stateful.append(workspace)
 

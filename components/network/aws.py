@@ -59,17 +59,13 @@ def single_nat(args: NetworkArgs) -> bool:
     return args.environment.name == "dev" if chosen is None else chosen
 
 
-def _retention_days(args: NetworkArgs) -> int:
-    return 365 if args.environment.is_prod else 30
-
-
 def _flow_logs(parent: pulumi.Resource, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
     """All accepted and rejected traffic of the VPC to CloudWatch Logs, kept 365 days in prod, 30 elsewhere.
 
     The log group is audit evidence, so it is stateful (protected and retained in prod)."""
     env, region = args.environment, args.region
     group = aws.cloudwatch.LogGroup(
-        f"{name}-flow-logs-group", retention_in_days=_retention_days(args), region=region,
+        f"{name}-flow-logs-group", retention_in_days=env.log_retention_days, region=region,
         opts=env.child(parent, stateful=True))
     role = aws.iam.Role(
         f"{name}-flow-logs-role",

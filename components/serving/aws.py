@@ -30,6 +30,7 @@ from ..compute.aws import (ALB_SSL_POLICY, POD_IDENTITY_TRUST, EksHandle, LoadBa
 from ..storage.aws import partition
 from .args import EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 from ..common.aws_iam import trust_policy
+from ..common.aws_kms import customer_key
 
 VARIANT = "primary"
 """The one production variant. Blue/green updates need the same variant name in old and new configs."""
@@ -303,7 +304,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     assert model.image is not None
 
     log_group = aws.cloudwatch.LogGroup(
-        f"{name}-log-group", name=log_group_name, retention_in_days=365 if env.is_prod else 30, region=region,
+        f"{name}-log-group", name=log_group_name, retention_in_days=env.log_retention_days, region=region,
         opts=env.child(parent, stateful=True))
     role = aws.iam.Role(
         f"{name}-execution-role",
@@ -347,11 +348,8 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
 
     key: aws.kms.Key | None = None
     if not has_local_storage(instance_type):
-        key = aws.kms.Key(
-            f"{name}-endpoint-key",
-            description=f"ML storage volumes of SageMaker endpoint {endpoint_name}",
-            enable_key_rotation=True, deletion_window_in_days=30, region=region,
-            opts=env.child(parent))
+        key = customer_key(f"{name}-endpoint-key", f"ML storage volumes of SageMaker endpoint {endpoint_name}",
+                           region, env.child(parent))
     config = aws.sagemaker.EndpointConfiguration(
         f"{name}-endpoint-config",
         production_variants=[{

@@ -246,7 +246,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         resource_group_name=group,
         location=args.region,
         sku={"name": azure_native.operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
-        retention_in_days=90 if env.is_prod else 30,
+        retention_in_days=env.log_retention_days,
         opts=env.child(parent, stateful=True))
     insights = azure_native.applicationinsights.Component(
         f"{name}-insights",

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from ..common.naming import global_name
 from .args import ObjectStoreArgs, StoreOutputs
 from ..common.aws_iam import trust_policy
+from ..common.aws_kms import customer_key
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,7 @@ def _secure_bucket(parent: pulumi.Resource, name: str, args: ObjectStoreArgs, *,
     env = args.environment
     stateful: list[pulumi.Resource] = []
     if key_arn is None:
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"Encrypts objects of {name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            region=region,
-            opts=env.child(parent, stateful=True))
+        key = customer_key(f"{name}-key", f"Encrypts objects of {name}", region, env.child(parent, stateful=True))
         stateful.append(key)
         key_arn = key.arn
     bucket_name = global_name(name)

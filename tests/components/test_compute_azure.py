@@ -178,7 +178,9 @@ def test_control_plane_audit_logs_go_to_log_analytics(azure_plans: dict[str, Any
     assert setting["propertyDependencies"]["resourceUri"] == [_one(plan, CLUSTER)["urn"]]
     workspace = _one(plan, "azure-native:operationalinsights:Workspace")
     assert setting["propertyDependencies"]["workspaceId"] == [workspace["urn"]]
-    assert workspace["inputs"]["retentionInDays"] == 90
+    assert workspace["inputs"]["retentionInDays"] == 365
+    dev_workspace = _one(azure_plans["dev"], "azure-native:operationalinsights:Workspace")
+    assert dev_workspace["inputs"]["retentionInDays"] == 30
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
