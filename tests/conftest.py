@@ -44,6 +44,13 @@ def of_type(plan: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
     return [r for r in plan["resources"] if r["type"] == type_token]
 
 
+def every(plan: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
+    """All resources of `type_token`, failing when there are none: a loop over none asserts nothing."""
+    found = of_type(plan, type_token)
+    assert found, f"no {type_token} in the plan"
+    return found
+
+
 def by_urn(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["urn"]: r for r in plan["resources"]}
 

@@ -17,7 +17,7 @@ import yaml
 
 from components.compute.aws import _kubeconfig, autoscaler_tags, eks_cluster_name
 from components.network.aws import subnet_cidrs
-from tests.conftest import REPO, ScratchProject, ancestors, by_urn, of_type, plan_json
+from tests.conftest import REPO, ScratchProject, ancestors, by_urn, every, of_type, plan_json
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -220,7 +220,7 @@ def test_every_launch_template_requires_imdsv2_encrypts_root_and_has_no_public_i
         assert instance_tags["cost-center"] == "cc-1234" and instance_tags["cell"] == _cell(plan)["name"]
     # Every node group launches from one of them.
     lt_urns = {lt["urn"] for lt in templates}
-    for group in of_type(plan, NODE_GROUP):
+    for group in every(plan, NODE_GROUP):
         assert set(group["propertyDependencies"]["launchTemplate"]) & lt_urns, group["name"]
         assert "diskSize" not in group["inputs"]
 
@@ -364,7 +364,7 @@ def test_existing_subnets_create_no_network(aws_plans: dict[str, Any]) -> None:
     plan = aws_plans["variant"]
     assert not [r for r in plan["resources"] if r["type"].startswith("aws:ec2/") and r["type"] != LAUNCH_TEMPLATE]
     assert _one(plan, CLUSTER)["inputs"]["vpcConfig"]["subnetIds"] == EXISTING_SUBNETS
-    for group in of_type(plan, NODE_GROUP):
+    for group in every(plan, NODE_GROUP):
         assert group["inputs"]["subnetIds"] == EXISTING_SUBNETS
 
 
@@ -395,7 +395,7 @@ def test_stateful_eks_resources_are_protected_in_prod_only(aws_plans: dict[str, 
                          if g["inputs"]["name"].startswith("/aws/eks/"))
         for r in (_one(plan, CLUSTER), log_group):
             assert bool(r["options"]["protect"]) is (stack == "prod"), r["urn"]
-        for r in of_type(plan, NODE_GROUP) + of_type(plan, LAUNCH_TEMPLATE):
+        for r in every(plan, NODE_GROUP) + of_type(plan, LAUNCH_TEMPLATE):
             assert not r["options"]["protect"], r["urn"]
 
 

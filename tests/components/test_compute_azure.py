@@ -19,7 +19,7 @@ import yaml
 from components.catalog.gpus import GPU_MACHINES
 from components.compute.azure import AKS_AAD_SERVER_ID, _exec_kubeconfig  # pyright: ignore[reportPrivateUsage]
 from components.network.azure import node_subnet_cidr, region_zones
-from tests.conftest import REPO, ScratchProject, ancestors, by_urn, cell_of, of_type, plan_json
+from tests.conftest import REPO, ScratchProject, ancestors, by_urn, cell_of, every, of_type, plan_json
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
@@ -269,7 +269,7 @@ def test_cluster_vault_key_and_workspace_are_protected_in_prod_only(azure_plans:
         dev = _one(azure_plans["dev"], type_token)["options"]
         assert not dev["protect"] and not dev["retainOnDelete"], type_token
     for type_token in (POOL, ROLE, "azure-native:network:Subnet"):
-        for r in of_type(azure_plans["prod"], type_token):
+        for r in every(azure_plans["prod"], type_token):
             assert not r["options"]["protect"], r["name"]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ancestors, cell_of, of_type
+from tests.conftest import ancestors, cell_of, every, of_type
 
 
 def _under(plan: dict[str, Any], resource: dict[str, Any], type_token: str) -> bool:
@@ -27,7 +27,7 @@ def test_device_plugin_on_eks_and_aks_only(plans: dict[str, Any]) -> None:
     clouds = {c["name"]: c["outputs"]["cloud"] for c in of_type(plan, "aiinfra:index:Cell")}
     plugins = of_type(plan, "aiinfra:compute:NvidiaDevicePlugin")
     assert sorted(clouds[cell_of(plan, p) or ""] for p in plugins) == ["aws", "azure"]
-    for ds in of_type(plan, "kubernetes:apps/v1:DaemonSet"):
+    for ds in every(plan, "kubernetes:apps/v1:DaemonSet"):
         spec = ds["inputs"]["spec"]["template"]["spec"]
         image = spec["containers"][0]["image"]
         assert ":" in image and not image.endswith(":latest")
@@ -67,8 +67,8 @@ def test_gpu_pools_pick_the_catalog_machine(plans: dict[str, Any], stack: str, c
 
 
 def test_kubeconfig_is_secret_and_clusters_export_their_version(plans: dict[str, Any]) -> None:
-    for cluster in of_type(plans["prod"], "aiinfra:compute:KubernetesCluster"):
+    for cluster in every(plans["prod"], "aiinfra:compute:KubernetesCluster"):
         assert cluster["outputs"]["kubeconfig"] == "<secret>"
         assert cluster["outputs"]["version"] == "1.33"
-    for provider in of_type(plans["prod"], "pulumi:providers:kubernetes"):
+    for provider in every(plans["prod"], "pulumi:providers:kubernetes"):
         assert provider["inputs"]["kubeconfig"] in ("<secret>", "<unknown>")

@@ -15,7 +15,7 @@ import yaml
 
 from components.compute.gcp import NODE_ROLES, _kubeconfig  # pyright: ignore[reportPrivateUsage]
 from components.network.gcp import address_plan
-from tests.conftest import REPO, ScratchProject, ancestors, by_urn, cell_of, of_type, plan_json
+from tests.conftest import REPO, ScratchProject, ancestors, by_urn, cell_of, every, of_type, plan_json
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -307,7 +307,7 @@ def test_node_service_account_holds_only_the_node_roles(gcp_plans: dict[str, Any
         assert member["propertyDependencies"]["member"] == [account["urn"]]
     # Every node pool (and the cluster's transient default pool) runs as that account, with
     # the cloud-platform scope, after its roles are granted.
-    for pool in of_type(plan, NODE_POOL):
+    for pool in every(plan, NODE_POOL):
         config = pool["inputs"]["nodeConfig"]
         assert account["urn"] in pool["propertyDependencies"]["nodeConfig"]
         assert config["oauthScopes"] == ["https://www.googleapis.com/auth/cloud-platform"]

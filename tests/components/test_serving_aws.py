@@ -19,7 +19,7 @@ import yaml
 from components.catalog.gpus import gpu_machines, offered_gpus
 from components.compute.aws import LB_CONTROLLER_CHART_VERSION, LB_CONTROLLER_IAM_POLICY, lb_controller_policy
 from components.serving.aws import has_local_storage, key_statements, prefix_read_statements
-from tests.conftest import REPO, ScratchProject, ancestors, base_config, by_urn, of_type, plan_json
+from tests.conftest import REPO, ScratchProject, ancestors, base_config, by_urn, every, of_type, plan_json
 
 MODEL = "aws:sagemaker/model:Model"
 CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -169,9 +169,9 @@ def test_model_and_endpoint_config_are_auto_named_and_the_endpoint_is_not(plans:
     for stack in ("prod", "variant"):
         plan = plans[stack]
         for type_token in (MODEL, CONFIG):
-            for r in of_type(plan, type_token):
+            for r in every(plan, type_token):
                 assert "name" not in r["inputs"] and "namePrefix" not in r["inputs"], r["urn"]
-        for endpoint in of_type(plan, ENDPOINT):
+        for endpoint in every(plan, ENDPOINT):
             config = _one_under(plan, CONFIG, endpoint["parent"].rsplit("::", 1)[-1])
             assert endpoint["propertyDependencies"]["endpointConfigName"] == [config["urn"]]
             # A fixed, stack-unique name: its URL and alarms need it before the endpoint exists.

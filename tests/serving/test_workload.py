@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ScratchProject, ancestors, base_config, cell_of, of_type
+from tests.conftest import ScratchProject, ancestors, base_config, cell_of, every, of_type
 
 STACKS = ("dev", "staging", "prod")
 
@@ -105,7 +105,7 @@ def test_companions_service_hpa_pdb_network_policy_ingress(plans: dict[str, Any]
 
 
 def test_endpoint_outputs_expose_the_public_entry(plans: dict[str, Any]) -> None:
-    for endpoint in of_type(plans["prod"], "aiinfra:serving:ModelEndpoint"):
+    for endpoint in every(plans["prod"], "aiinfra:serving:ModelEndpoint"):
         out = endpoint["outputs"]
         if out["mode"] == "cluster":
             assert out["entry_hostname"].endswith(".models.example.com")
