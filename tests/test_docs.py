@@ -36,10 +36,11 @@ def _run(*args: str, columns: str = "200") -> str:
     return (proc.stdout + proc.stderr).rstrip("\n")
 
 
-def test_readme_shows_cost_and_graph_exactly_as_printed_today() -> None:
+def test_readme_shows_cost_graph_and_whatif_exactly_as_printed_today() -> None:
     readme = (REPO / "README.md").read_text()
     assert _run("cost", "prod") in readme
     assert _run("graph", "prod", "--format", "mermaid") in readme
+    assert "$ COLUMNS=80 preflight whatif prod --lose aws\n" + _run("whatif", "prod", "--lose", "aws", columns="80") in readme
 
 
 def test_reference_tables_match_the_code() -> None:
