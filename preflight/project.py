@@ -54,9 +54,13 @@ class StackConfig:
     warnings: list[str] = field(default_factory=list)
 
 
+# libyaml's loader where PyYAML was built with it (same results as SafeLoader, about 10x faster).
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except FileNotFoundError:
         raise ProjectError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:

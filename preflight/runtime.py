@@ -8,7 +8,6 @@ finishes the root stack early and loses the exports.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 import os
@@ -36,20 +35,25 @@ SHIELDED_PREFIXES = (
 )
 
 
-class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Runs each monitor call at once on the loop's thread.
+class OfflineEventLoop(asyncio.SelectorEventLoop):
+    """An event loop whose default executor runs each call at once, on the loop's thread.
 
-    The SDK hands every engine RPC to an executor because a real engine is a
-    remote process. Ours is in-process and never blocks, so a thread hop per
-    call only adds latency and lets completions trickle in over many event-loop
-    rounds; running inline keeps the loop busy and the plan fast.
+    The SDK hands every engine call (registrations, invokes, outputs) to
+    `run_in_executor(None, ...)` because a real engine is a remote process. Ours
+    is in-process and never blocks, so a thread hop per call only adds latency,
+    and even a call run inline through an executor is handed back to the loop
+    thread-safely: a write to the loop's wake-up socket and a trip through its
+    selector, per call. Here the call runs and its result is an already-done
+    future. Calls given an executor of their own run as usual.
     """
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        future: asyncio.Future[Any] = self.create_future()
         try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            future.set_result(func(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             future.set_exception(exc)
         return future
 
@@ -119,8 +123,7 @@ def run_program(project: Project, stack: str, config: StackConfig,
         def program() -> None:
             runpy.run_path(str(project.main), run_name="__main__")
 
-        loop = asyncio.new_event_loop()
-        loop.set_default_executor(InlineExecutor())
+        loop = OfflineEventLoop()
         asyncio.set_event_loop(loop)
         try:
             with fastpath.engaged() if fast else contextlib.nullcontext():

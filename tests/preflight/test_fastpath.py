@@ -8,6 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pulumi
+import pulumi.log
+import pulumi.resource
 import pytest
 from pulumi.runtime import resource as sdk_resource
 
@@ -34,15 +37,72 @@ def test_plans_are_identical_with_and_without_the_fast_paths(stack: str) -> None
 
 
 def test_the_sdk_is_restored_and_the_collector_resumes(tmp_path: Path) -> None:
-    sdk_stack_trace, sdk_create_urn = sdk_resource._get_stack_trace, sdk_resource.create_urn  # pyright: ignore[reportPrivateUsage]
+    replaced = [(sdk_resource, "_get_stack_trace"), (sdk_resource, "create_urn"), (sdk_resource, "wait_for_rpcs"),
+                (pulumi.resource, "collapse_alias_to_urn"), (pulumi.log, "debug"),
+                (fastpath.pulumi_types, "resource_types")]
+    before = [getattr(module, name, None) for module, name in replaced]
     assert gc.isenabled()
     plan_stack(_project(tmp_path / "p", "import pulumi\npulumi.export('x', 1)\n"), "dev")
     assert gc.isenabled()
-    assert sdk_resource._get_stack_trace is sdk_stack_trace  # pyright: ignore[reportPrivateUsage]
-    assert sdk_resource.create_urn is sdk_create_urn
+    assert [getattr(module, name, None) for module, name in replaced] == before
 
 
-def test_stack_traces_are_the_sdks_own(tmp_path: Path) -> None:
+def test_aliases_reach_the_plan_as_with_the_sdk(tmp_path: Path) -> None:
+    # Aliases of every form, on parents and children, including the typed classes' own.
+    program = '''
+        import pulumi
+        import pulumi_aws as aws
+
+        parent = pulumi.ComponentResource("test:index:Parent", "renamed", None, pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(name="old-parent"), "urn:pulumi:dev::fast::test:index:Older::older"]))
+        child = pulumi.ComponentResource("test:index:Child", "renamed-child", None, pulumi.ResourceOptions(
+            parent=parent, aliases=[pulumi.Alias(type_="test:index:OldChild"), pulumi.Alias(parent=None)]))
+        aws.s3.Bucket("renamed-bucket", opts=pulumi.ResourceOptions(
+            parent=child, aliases=[pulumi.Alias(name="old-bucket", project="other", stack="other")]))
+    '''
+    project = _project(tmp_path / "p", program)
+    fast, sdk = plan_stack(project, "dev"), plan_stack(project, "dev", fast=False)
+    assert dumps(fast.plan) == dumps(sdk.plan)
+    aliases = {r["name"]: r["options"]["aliases"] for r in fast.plan["resources"]}
+    assert "name=old-parent" in aliases["renamed"]
+    assert "urn:pulumi:dev::fast::test:index:Older::older" in aliases["renamed"]
+    assert "noParent=true" in aliases["renamed-child"]
+    assert any("type=aws:s3/bucketV2:BucketV2" in a for a in aliases["renamed-bucket"])
+
+
+def test_an_alias_the_sdk_rejects_fails_the_plan_as_with_the_sdk(tmp_path: Path) -> None:
+    program = '''
+        import pulumi
+        pulumi.ComponentResource("test:index:T", "t", None,
+                                 pulumi.ResourceOptions(aliases=[pulumi.Alias(name=None)]))
+    '''
+    project = _project(tmp_path / "p", program)
+    for fast in (True, False):
+        with pytest.raises(ProgramError, match="No valid 'name' passed in for alias"):
+            plan_stack(project, "dev", fast=fast)
+
+
+def test_calls_given_an_executor_of_their_own_still_run_on_it(tmp_path: Path) -> None:
+    program = '''
+        import asyncio, threading
+        from concurrent.futures import ThreadPoolExecutor
+        import pulumi
+
+        async def where():
+            loop = asyncio.get_running_loop()
+            default = await loop.run_in_executor(None, lambda: threading.current_thread().name)
+            with ThreadPoolExecutor(1, thread_name_prefix="own") as pool:
+                own = await loop.run_in_executor(pool, lambda: threading.current_thread().name)
+            return [default, own]
+
+        pulumi.export("threads", pulumi.Output.from_input(asyncio.ensure_future(where())))
+    '''
+    default, own = plan_stack(_project(tmp_path / "p", program), "dev").plan["outputs"]["threads"]
+    assert default == "MainThread"
+    assert own.startswith("own")
+
+
+def test_stack_traces_keep_the_sdks_source_position(tmp_path: Path) -> None:
     # Constructors nested like a resource class hierarchy under user code at several depths.
     (tmp_path / "nested_resources.py").write_text(textwrap.dedent('''
         from pulumi.runtime import resource as sdk
@@ -78,8 +138,10 @@ def test_stack_traces_are_the_sdks_own(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("nested_resources", None)
     for sdk_trace, fast_trace in cases:
-        assert fast_trace == sdk_trace
+        # The first frame is the resource's source position; the monitor reads no more.
+        assert list(fast_trace.frames) == list(sdk_trace.frames[:1])
     assert len(cases[1][0].frames) == len(cases[0][0].frames) + 4
+    assert cases[0][1].frames[0].pc.line == cases[1][1].frames[0].pc.line > 0
     assert cases[0][0].frames[0].pc.uri == (tmp_path / "nested_resources.py").as_uri()
     assert len(cases[2][0].frames) == 0
 
@@ -146,5 +208,7 @@ def test_outputs_created_while_waiting_are_waited_for(tmp_path: Path) -> None:
 def test_each_fast_path_stays_off_when_the_sdk_does_not_look_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(sdk_resource, "_get_stack_trace")
     monkeypatch.setattr(fastpath, "_sdk_create_urn", None)
+    monkeypatch.setattr(fastpath, "_sdk_collapse_alias_to_urn", None)
+    monkeypatch.delattr(fastpath.pulumi_types, "resource_types")
     with fastpath.engaged() as in_use:
-        assert in_use == ["quiescence", "gc-paused"]
+        assert in_use == ["quiescence", "debug-logs", "gc-paused"]
