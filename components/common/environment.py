@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -48,14 +49,20 @@ class Environment:
 
     def tagged(self, opts: pulumi.ResourceOptions | None, **extra: str) -> pulumi.ResourceOptions:
         """`opts` plus the tagging transformation: every front door passes its options through this,
-        so each resource beneath it carries the environment's tags (and `extra`)."""
-        from .tagging import tagging
-        return pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(transformations=[tagging(self.resource_tags(**extra))]))
+        so each resource beneath it carries the environment's tags (and `extra`).
+
+        A front door nested in one that already tags with these tags (an ObjectStore in a Cell)
+        adds nothing: children inherit their parent's transformations, so each resource is
+        tagged once however deep it sits."""
+        from .tagging import applies_tags, tagging
+        tags = self.resource_tags(**extra)
+        result = copy.copy(opts) if opts is not None else pulumi.ResourceOptions()
+        if result.parent is None or not applies_tags(result.parent, tags):
+            result.transformations = [*(result.transformations or []), tagging(tags)]
+        return result
 
     def child(self, parent: pulumi.Resource, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
         """Options for a child of `parent`; stateful children are protected and retained when protected."""
-        opts = pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]
         if stateful and self.protected:
-            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True))
-        return opts
+            kwargs.update(protect=True, retain_on_delete=True)
+        return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]

@@ -2,12 +2,15 @@
 
 Children inherit their parent's transformations, so every resource under a
 component gets the environment's tags without each call site remembering to
-pass them. AWS and Azure resources take `tags`; GCP resources take `labels`
-(`resource_labels` on GKE clusters). Tags a resource sets itself win.
+pass them. A front door inside another that tags the same way installs none
+of its own (see `Environment.tagged`). AWS and Azure resources take `tags`;
+GCP resources take `labels` (`resource_labels` on GKE clusters). Tags a
+resource sets itself win.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Mapping
 
 import pulumi
@@ -34,6 +37,17 @@ def _merge(required: Mapping[str, str], existing: Any) -> Any:
     return existing  # a list-shaped tag property (e.g. an autoscaling group): leave it alone
 
 
+# The tags each component's own tagging transformation applies (components are weakly held).
+_TAGGED_COMPONENTS: "weakref.WeakKeyDictionary[pulumi.Resource, Mapping[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def applies_tags(component: pulumi.Resource, tags: Mapping[str, str]) -> bool:
+    """Whether `component` installed a tagging transformation with every one of `tags` (its
+    children are then tagged with them already)."""
+    installed = _TAGGED_COMPONENTS.get(component)
+    return installed is not None and all(installed.get(k) == v for k, v in tags.items())
+
+
 def tagging(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
     """A transformation that merges `tags` into every taggable resource it sees."""
     required = dict(tags)
@@ -41,6 +55,9 @@ def tagging(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         if not isinstance(args.props, dict):
             return None
+        if isinstance(args.resource, pulumi.ComponentResource) and args.resource not in _TAGGED_COMPONENTS:
+            # The first tagging a component sees is the innermost: its children get these tags.
+            _TAGGED_COMPONENTS[args.resource] = required
         key = tag_key(args.type_, args.props)
         if key is None:
             return None
