@@ -28,6 +28,13 @@ def _project(root: Path, program: str) -> Path:
     return root
 
 
+def _fails_alike(project: Path, message: str) -> None:
+    """The plan fails with `message` on the fast paths and on the SDK's own."""
+    for fast in (True, False):
+        with pytest.raises(ProgramError, match=message):
+            plan_stack(project, "dev", fast=fast)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_plans_are_identical_with_and_without_the_fast_paths(stack: str) -> None:
     fast = plan_stack(REPO, stack)
@@ -76,10 +83,7 @@ def test_an_alias_the_sdk_rejects_fails_the_plan_as_with_the_sdk(tmp_path: Path)
         pulumi.ComponentResource("test:index:T", "t", None,
                                  pulumi.ResourceOptions(aliases=[pulumi.Alias(name=None)]))
     '''
-    project = _project(tmp_path / "p", program)
-    for fast in (True, False):
-        with pytest.raises(ProgramError, match="No valid 'name' passed in for alias"):
-            plan_stack(project, "dev", fast=fast)
+    _fails_alike(_project(tmp_path / "p", program), "No valid 'name' passed in for alias")
 
 
 def test_calls_given_an_executor_of_their_own_still_run_on_it(tmp_path: Path) -> None:
@@ -178,10 +182,7 @@ def test_a_failed_output_fails_the_plan_as_with_the_sdk(tmp_path: Path) -> None:
             raise ValueError("bucket name rejected")
         pulumi.Output.from_input("x").apply(lambda v: v).apply(explode)
     '''
-    project = _project(tmp_path / "p", program)
-    for fast in (True, False):
-        with pytest.raises(ProgramError, match="bucket name rejected"):
-            plan_stack(project, "dev", fast=fast)
+    _fails_alike(_project(tmp_path / "p", program), "bucket name rejected")
 
 
 def test_outputs_created_while_waiting_are_waited_for(tmp_path: Path) -> None:
