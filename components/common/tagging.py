@@ -37,13 +37,14 @@ def _merge(required: Mapping[str, str], existing: Any) -> Any:
     return existing  # a list-shaped tag property (e.g. an autoscaling group): leave it alone
 
 
-# The tags each component's own tagging transformation applies (components are weakly held).
+# Per component, the tags of the innermost tagging transformation it runs (its own, else its
+# parent's): every resource beneath it carries them. Components are weakly held.
 _TAGGED_COMPONENTS: "weakref.WeakKeyDictionary[pulumi.Resource, Mapping[str, str]]" = weakref.WeakKeyDictionary()
 
 
 def applies_tags(component: pulumi.Resource, tags: Mapping[str, str]) -> bool:
-    """Whether `component` installed a tagging transformation with every one of `tags` (its
-    children are then tagged with them already)."""
+    """Whether every resource beneath `component` is tagged with each of `tags` already, by its
+    own tagging transformation or one it inherits."""
     installed = _TAGGED_COMPONENTS.get(component)
     return installed is not None and all(installed.get(k) == v for k, v in tags.items())
 
