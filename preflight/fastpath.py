@@ -18,9 +18,10 @@ restores the SDK afterwards:
    as the resource's source position. The SDK builds it with
    `traceback.extract_stack()`, which also reads each frame's source line, and
    turns each file name into a URI; the cost grows with call depth, i.e. with
-   component nesting (about a fifth of a plan's time for components three levels
-   deep). The recording monitor reads neither, so `stack_trace` below sends the
-   first frame only: the source position stays the SDK's own.
+   component nesting (even built without source lines, 5-6% of a plan's
+   instructions for components two levels deep). The recording monitor reads
+   neither, so `stack_trace` below sends the first frame only: the source
+   position stays the SDK's own.
 3. **URNs computed client-side.** The SDK builds every URN it computes itself
    (one per registration, kept only for when no engine is attached, and one per
    alias of every resource) from a chain of three or four Outputs, even when
