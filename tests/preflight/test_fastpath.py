@@ -206,6 +206,13 @@ def test_outputs_created_while_waiting_are_waited_for(tmp_path: Path) -> None:
     assert json.dumps(fast.plan, sort_keys=True) == json.dumps(sdk.plan, sort_keys=True)
 
 
+def test_every_fast_path_is_on_with_the_installed_sdk() -> None:
+    # An SDK update that switches one off makes plans slower without changing them: say so here.
+    with fastpath.engaged() as in_use:
+        assert in_use == ["quiescence", "create-urn", "stack-trace", "alias-urns", "debug-logs",
+                          "resource-types", "gc-paused"]
+
+
 def test_each_fast_path_stays_off_when_the_sdk_does_not_look_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(sdk_resource, "_get_stack_trace")
     monkeypatch.setattr(fastpath, "_sdk_create_urn", None)
