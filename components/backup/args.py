@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..catalog.regions import AZURE_PAIRS, Cloud, region_problem
+from ..catalog.regions import AZURE_PAIRS, CLOUDS, Cloud, region_problem
 from ..common import Environment, Problem
+from ..common.dispatch import unknown
 from .schedule import (
     AWS_CONTINUOUS_MAX_RETENTION_DAYS,
     AWS_MIN_INTERVAL_MINUTES,
@@ -135,67 +136,69 @@ def backup_problems(cloud: Cloud, region: str, options: BackupOptions, has_clust
     if options.copy_to_region is not None and cloud in ("aws", "azure", "gcp"):
         problems += _copy_problems(cloud, region, options.copy_to_region)
 
-    if cloud == "aws" and rpo < AWS_MIN_INTERVAL_MINUTES:
-        if retention > AWS_CONTINUOUS_MAX_RETENTION_DAYS:
-            problems.append(Problem(
-                "retention_days", retention,
-                f"allowed: at most {AWS_CONTINUOUS_MAX_RETENTION_DAYS} with rpo_minutes {rpo}: an RPO under "
-                f"{AWS_MIN_INTERVAL_MINUTES} minutes needs AWS Backup continuous backup, which keeps at most "
-                f"{AWS_CONTINUOUS_MAX_RETENTION_DAYS} days (or set rpo_minutes >= {AWS_MIN_INTERVAL_MINUTES} "
-                "for hourly snapshots)"))
-        if has_cluster:
-            problems.append(Problem(
-                "rpo_minutes", rpo,
-                f"allowed: >= {AWS_MIN_INTERVAL_MINUTES} in a cell with a cluster: continuous backup covers S3, "
-                "not EKS, whose backups run at most hourly"))
-
-    elif cloud == "azure":
-        blob_min, aks_min = min(AZURE_BLOB_INTERVALS), min(AZURE_AKS_INTERVALS)
-        if has_store and rpo < blob_min:
-            problems.append(Problem(
-                "rpo_minutes", rpo,
-                f"allowed: >= {blob_min} on Azure with an object store: vaulted blob backup runs daily or "
-                "weekly (the store's versioning and soft delete cover changes in between)"))
-        elif has_cluster and rpo < aks_min:
-            problems.append(Problem(
-                "rpo_minutes", rpo,
-                f"allowed: >= {aks_min} on Azure with a cluster: AKS backup runs every 4, 6, 8 or 12 hours "
-                "or daily"))
-        if has_cluster and retention > AZURE_AKS_MAX_RETENTION_DAYS:
-            problems.append(Problem(
-                "retention_days", retention,
-                f"allowed: at most {AZURE_AKS_MAX_RETENTION_DAYS} with a cluster: AKS backup keeps "
-                f"operational-tier snapshots at most {AZURE_AKS_MAX_RETENTION_DAYS} days"))
-
-    elif cloud == "gcp":
-        if not has_cluster:
-            problems.append(Problem(
-                "", "a GCP cell without a cluster",
-                "allowed: a cell with a cluster; Backup for GKE is the GCP backup service wired here, and "
-                "a bucket's protection is the ObjectStore's versioning, soft delete and dual-region replica"))
-        else:
-            if rpo < GKE_MIN_RPO_MINUTES:
-                problems.append(Problem(
-                    "rpo_minutes", rpo,
-                    f"allowed: {GKE_MIN_RPO_MINUTES}..{GKE_MAX_RPO_MINUTES} on GCP: Backup for GKE's target "
-                    f"RPO is at least {GKE_MIN_RPO_MINUTES} minutes"))
-            if retention > GKE_MAX_RETAIN_DAYS:
-                problems.append(Problem(
-                    "retention_days", retention,
-                    f"allowed: at most {GKE_MAX_RETAIN_DAYS} on GCP (Backup for GKE backup_retain_days)"))
-            elif rpo >= GKE_MIN_RPO_MINUTES:
-                target = gke_schedule(rpo).target_rpo_minutes
-                longest = GKE_MAX_BACKUPS * target // 1440
-                if retention > longest:
+    match cloud:
+        case "aws":
+            if rpo < AWS_MIN_INTERVAL_MINUTES:
+                if retention > AWS_CONTINUOUS_MAX_RETENTION_DAYS:
                     problems.append(Problem(
                         "retention_days", retention,
-                        f"allowed: at most {longest} with rpo_minutes {rpo}: a Backup for GKE plan keeps at "
-                        f"most {GKE_MAX_BACKUPS} backups (or set rpo_minutes >= "
-                        f"{-(-retention * 1440 // GKE_MAX_BACKUPS)})"))
-            if immutable is not None and immutable > GKE_MAX_DELETE_LOCK_DAYS:
+                        f"allowed: at most {AWS_CONTINUOUS_MAX_RETENTION_DAYS} with rpo_minutes {rpo}: an RPO under "
+                        f"{AWS_MIN_INTERVAL_MINUTES} minutes needs AWS Backup continuous backup, which keeps at most "
+                        f"{AWS_CONTINUOUS_MAX_RETENTION_DAYS} days (or set rpo_minutes >= {AWS_MIN_INTERVAL_MINUTES} "
+                        "for hourly snapshots)"))
+                if has_cluster:
+                    problems.append(Problem(
+                        "rpo_minutes", rpo,
+                        f"allowed: >= {AWS_MIN_INTERVAL_MINUTES} in a cell with a cluster: continuous backup covers S3, "
+                        "not EKS, whose backups run at most hourly"))
+        case "azure":
+            blob_min, aks_min = min(AZURE_BLOB_INTERVALS), min(AZURE_AKS_INTERVALS)
+            if has_store and rpo < blob_min:
                 problems.append(Problem(
-                    "immutable_days", immutable,
-                    f"allowed: at most {GKE_MAX_DELETE_LOCK_DAYS} on GCP (Backup for GKE backup_delete_lock_days)"))
+                    "rpo_minutes", rpo,
+                    f"allowed: >= {blob_min} on Azure with an object store: vaulted blob backup runs daily or "
+                    "weekly (the store's versioning and soft delete cover changes in between)"))
+            elif has_cluster and rpo < aks_min:
+                problems.append(Problem(
+                    "rpo_minutes", rpo,
+                    f"allowed: >= {aks_min} on Azure with a cluster: AKS backup runs every 4, 6, 8 or 12 hours "
+                    "or daily"))
+            if has_cluster and retention > AZURE_AKS_MAX_RETENTION_DAYS:
+                problems.append(Problem(
+                    "retention_days", retention,
+                    f"allowed: at most {AZURE_AKS_MAX_RETENTION_DAYS} with a cluster: AKS backup keeps "
+                    f"operational-tier snapshots at most {AZURE_AKS_MAX_RETENTION_DAYS} days"))
+        case "gcp":
+            if not has_cluster:
+                problems.append(Problem(
+                    "", "a GCP cell without a cluster",
+                    "allowed: a cell with a cluster; Backup for GKE is the GCP backup service wired here, and "
+                    "a bucket's protection is the ObjectStore's versioning, soft delete and dual-region replica"))
+            else:
+                if rpo < GKE_MIN_RPO_MINUTES:
+                    problems.append(Problem(
+                        "rpo_minutes", rpo,
+                        f"allowed: {GKE_MIN_RPO_MINUTES}..{GKE_MAX_RPO_MINUTES} on GCP: Backup for GKE's target "
+                        f"RPO is at least {GKE_MIN_RPO_MINUTES} minutes"))
+                if retention > GKE_MAX_RETAIN_DAYS:
+                    problems.append(Problem(
+                        "retention_days", retention,
+                        f"allowed: at most {GKE_MAX_RETAIN_DAYS} on GCP (Backup for GKE backup_retain_days)"))
+                elif rpo >= GKE_MIN_RPO_MINUTES:
+                    target = gke_schedule(rpo).target_rpo_minutes
+                    longest = GKE_MAX_BACKUPS * target // 1440
+                    if retention > longest:
+                        problems.append(Problem(
+                            "retention_days", retention,
+                            f"allowed: at most {longest} with rpo_minutes {rpo}: a Backup for GKE plan keeps at "
+                            f"most {GKE_MAX_BACKUPS} backups (or set rpo_minutes >= "
+                            f"{-(-retention * 1440 // GKE_MAX_BACKUPS)})"))
+                if immutable is not None and immutable > GKE_MAX_DELETE_LOCK_DAYS:
+                    problems.append(Problem(
+                        "immutable_days", immutable,
+                        f"allowed: at most {GKE_MAX_DELETE_LOCK_DAYS} on GCP (Backup for GKE backup_delete_lock_days)"))
+        case _:
+            unknown(cloud, "BackupPlanArgs.cloud", CLOUDS)
     return problems
 
 

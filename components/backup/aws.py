@@ -36,7 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..common.naming import global_name
-from ..storage.aws import partition
+from ..common.aws_arn import managed_policy_arn, partition
 from .args import BackupOutputs, BackupPlanArgs
 from .schedule import AWS_START_WINDOW_MINUTES, aws_schedule
 from ..common.aws_iam import trust_policy
@@ -89,9 +89,9 @@ def _role(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> tuple[aws
         description=f"AWS Backup for cell {args.cell_name}",
         assume_role_policy=trust_policy("backup.amazonaws.com"),
         opts=env.child(parent))
-    prefix = f"arn:{partition(args.region)}:iam::aws:policy"
     attachments: list[pulumi.Resource] = [
-        aws.iam.RolePolicyAttachment(f"{name}-role-{short}", role=role.name, policy_arn=f"{prefix}/{path}",
+        aws.iam.RolePolicyAttachment(f"{name}-role-{short}", role=role.name,
+                                     policy_arn=managed_policy_arn(args.region, path),
                                      opts=env.child(parent))
         for short, path in BACKUP_ROLE_POLICIES.items()]
     return role, attachments
@@ -120,19 +120,21 @@ def build(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> BackupOut
             "lifecycle": {"delete_after": opts.retention_days}})
 
     role, attachments = _role(parent, name, args)
+    rule: aws.backup.PlanRuleArgsDict = {
+        "rule_name": f"rpo-{opts.rpo_minutes}m-keep-{opts.retention_days}d",
+        "target_vault_name": vault.name,
+        "schedule": schedule.cron,
+        "schedule_expression_timezone": "Etc/UTC",
+        "start_window": AWS_START_WINDOW_MINUTES,
+        "enable_continuous_backup": schedule.continuous,
+        "lifecycle": lifecycle,
+    }
+    if copy_actions:  # unset, not null, without copies: nulls do not survive a transform
+        rule["copy_actions"] = copy_actions
     plan = aws.backup.Plan(
         f"{name}-plan",
         name=global_name(f"{name}-plan", max_length=50),
-        rules=[{
-            "rule_name": f"rpo-{opts.rpo_minutes}m-keep-{opts.retention_days}d",
-            "target_vault_name": vault.name,
-            "schedule": schedule.cron,
-            "schedule_expression_timezone": "Etc/UTC",
-            "start_window": AWS_START_WINDOW_MINUTES,
-            "enable_continuous_backup": schedule.continuous,
-            "lifecycle": lifecycle,
-            "copy_actions": copy_actions or None,
-        }],
+        rules=[rule],
         region=args.region,
         opts=env.child(parent))
     aws.backup.Selection(

@@ -7,15 +7,31 @@ installs the environment's tags and hands over to the per-cloud builder in
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pulumi
 
-from ..catalog.regions import CLOUD_TITLES, Cloud, region_problem
+from ..catalog.regions import CLOUDS, Cloud, region_problem
 from ..common import Problem, raise_if_any
+from ..common.dispatch import choice_problems, unknown
 from . import aws, azure, gcp
 from .args import BackupOptions, BackupOutputs, BackupPlanArgs, backup_problems
-from .schedule import DAY, AwsSchedule, AzureSchedule, schedule_for
+from .schedule import DAY, SCHEDULE_TYPES, AwsSchedule, AzureSchedule, GkeSchedule, schedule_for
 
-_BUILDERS = {"aws": aws.build, "azure": azure.build, "gcp": gcp.build}
+BackupBuilder = Callable[[pulumi.Resource, str, BackupPlanArgs], BackupOutputs]
+
+
+def _builder(cloud: Cloud) -> BackupBuilder:
+    """The per-cloud backup builder, chosen before anything is registered."""
+    match cloud:
+        case "aws":
+            return aws.build
+        case "azure":
+            return azure.build
+        case "gcp":
+            return gcp.build
+        case _:
+            unknown(cloud, "BackupPlanArgs.cloud", CLOUDS)
 
 
 def backup_plan_problems(cloud: Cloud, region: str, options: BackupOptions, *,
@@ -23,8 +39,8 @@ def backup_plan_problems(cloud: Cloud, region: str, options: BackupOptions, *,
     """Everything BackupPlan checks before registering anything that needs no resource object,
     with paths under `BackupPlanArgs`: call it first to fail before any resource exists."""
     problems: list[Problem] = []
-    if cloud not in CLOUD_TITLES:
-        return [Problem("BackupPlanArgs.cloud", cloud, "allowed: aws, azure or gcp")]
+    if bad_cloud := choice_problems("BackupPlanArgs.cloud", cloud, CLOUDS):
+        return bad_cloud
     if (bad := region_problem(cloud, region)) is not None:
         problems.append(Problem("BackupPlanArgs.region", region, bad))
     problems += [p.under("BackupPlanArgs.options")
@@ -39,9 +55,13 @@ def backup_plan_problems(cloud: Cloud, region: str, options: BackupOptions, *,
 def effective_rpo_minutes(cloud: Cloud, rpo_minutes: int, *, has_store: bool, has_cluster: bool) -> int:
     """The RPO the plan keeps at the primary: never more than `rpo_minutes` for a valid plan."""
     schedule = schedule_for(cloud, rpo_minutes)
-    if isinstance(schedule, AzureSchedule):
-        return schedule.effective_rpo_minutes(has_store=has_store, has_cluster=has_cluster)
-    return schedule.effective_rpo_minutes
+    match schedule:
+        case AzureSchedule():
+            return schedule.effective_rpo_minutes(has_store=has_store, has_cluster=has_cluster)
+        case AwsSchedule() | GkeSchedule():
+            return schedule.effective_rpo_minutes
+        case _:
+            unknown(schedule, "backup schedule", [t.__name__ for t in SCHEDULE_TYPES])
 
 
 def copy_rpo_minutes(cloud: Cloud, options: BackupOptions, *, has_store: bool, has_cluster: bool) -> int | None:
@@ -54,12 +74,16 @@ def copy_rpo_minutes(cloud: Cloud, options: BackupOptions, *, has_store: bool, h
     if options.copy_to_region is None:
         return None
     schedule = schedule_for(cloud, options.rpo_minutes)
-    if isinstance(schedule, AwsSchedule):
-        return schedule.interval_minutes
-    if isinstance(schedule, AzureSchedule):
-        primary = schedule.effective_rpo_minutes(has_store=has_store, has_cluster=has_cluster)
-        return max(primary, DAY) if has_cluster else primary
-    return schedule.effective_rpo_minutes
+    match schedule:
+        case AwsSchedule():
+            return schedule.interval_minutes
+        case AzureSchedule():
+            primary = schedule.effective_rpo_minutes(has_store=has_store, has_cluster=has_cluster)
+            return max(primary, DAY) if has_cluster else primary
+        case GkeSchedule():
+            return schedule.effective_rpo_minutes
+        case _:
+            unknown(schedule, "backup schedule", [t.__name__ for t in SCHEDULE_TYPES])
 
 
 class BackupPlan(pulumi.ComponentResource):
@@ -97,8 +121,9 @@ class BackupPlan(pulumi.ComponentResource):
         if args.cloud == "azure" and args.resource_group_name is None:
             problems.append(Problem("BackupPlanArgs.resource_group_name", None, "required on Azure", missing=True))
         raise_if_any(f"invalid BackupPlan {name!r}", problems)
+        build = _builder(args.cloud)
 
-        opts = args.environment.tagged(opts)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:backup:BackupPlan", name, None, opts)
 
         self.cloud = args.cloud
@@ -108,7 +133,7 @@ class BackupPlan(pulumi.ComponentResource):
             args.cloud, args.options.rpo_minutes, has_store=has_store, has_cluster=has_cluster)
         self.copy_rpo_minutes = copy_rpo_minutes(args.cloud, args.options, has_store=has_store,
                                                  has_cluster=has_cluster)
-        out: BackupOutputs = _BUILDERS[args.cloud](self, name, args)
+        out = build(self, name, args)
         self.immutable = out.immutable
         self.vault_names = out.vault_names
         self.plan_names = out.plan_names

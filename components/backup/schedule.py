@@ -35,6 +35,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..catalog.regions import CLOUDS, Cloud
+from ..common.dispatch import unknown
+
 HOUR = 60
 DAY = 1440
 WEEK = 10080
@@ -146,12 +149,17 @@ def gke_schedule(rpo_minutes: int) -> GkeSchedule:
     return GkeSchedule(min(max(rpo_minutes, GKE_MIN_RPO_MINUTES), GKE_MAX_RPO_MINUTES))
 
 
-def schedule_for(cloud: str, rpo_minutes: int) -> Schedule:
+SCHEDULE_TYPES = (AwsSchedule, AzureSchedule, GkeSchedule)
+
+
+def schedule_for(cloud: Cloud, rpo_minutes: int) -> Schedule:
     """The schedule of `cloud`'s backup service for an RPO (see the per-cloud functions)."""
-    if cloud == "aws":
-        return aws_schedule(rpo_minutes)
-    if cloud == "azure":
-        return azure_schedule(rpo_minutes)
-    if cloud == "gcp":
-        return gke_schedule(rpo_minutes)
-    raise ValueError(f"unknown cloud {cloud!r}; allowed: aws, azure or gcp")
+    match cloud:
+        case "aws":
+            return aws_schedule(rpo_minutes)
+        case "azure":
+            return azure_schedule(rpo_minutes)
+        case "gcp":
+            return gke_schedule(rpo_minutes)
+        case _:
+            unknown(cloud, "BackupPlanArgs.cloud", CLOUDS)

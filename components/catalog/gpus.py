@@ -48,7 +48,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .regions import CLOUDS
+from ..common.dispatch import unknown
+from .regions import CLOUDS, Cloud, PerCloud
 
 
 class CatalogError(ValueError):
@@ -69,6 +70,10 @@ GKE_ACCELERATORS: dict[str, str] = {
     "h100": "nvidia-h100-80gb",
 }
 """GKE / Compute Engine accelerator type per GPU name (node pool `guest_accelerator.type`)."""
+
+_ATTACHED_ACCELERATORS: PerCloud[dict[str, str] | None] = {"aws": None, "azure": None, "gcp": GKE_ACCELERATORS}
+"""Accelerator types by GPU name where a node pool attaches GPUs to a host machine (GKE); None where
+the machine type already is the GPU machine (EC2, Azure VM sizes)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ _SPOT_BASES: dict[str, tuple[float, str]] = {
                   "monthly"),
 }
 
-_SPEC_SOURCES: dict[str, str] = {
+_SPEC_SOURCES: PerCloud[str] = {
     "aws": "AWS EC2 instance type docs (accelerated computing / general purpose)",
     "azure": "Azure VM size docs (GPU accelerated / general purpose)",
     "gcp": "Compute Engine machine type and GPU docs",
@@ -215,7 +220,7 @@ _GCP_GPU: tuple[_Row, ...] = (
 )
 
 # (cloud, machine type, vCPUs, memory GiB, on-demand USD/h, price basis) -- CPU-only system pools.
-_SYSTEM: tuple[tuple[str, str, int, float, float, str], ...] = (
+_SYSTEM: tuple[tuple[Cloud, str, int, float, float, str], ...] = (
     ("aws",   "m6i.large",        2,  8, 0.096, "aws"),
     ("aws",   "m6i.xlarge",       4, 16, 0.192, "aws"),
     ("aws",   "m6i.2xlarge",      8, 32, 0.384, "aws"),
@@ -227,7 +232,7 @@ _SYSTEM: tuple[tuple[str, str, int, float, float, str], ...] = (
     ("gcp",   "n2-standard-4",    4, 16, 0.194, "gcp"),
 )
 
-SYSTEM_DEFAULTS: dict[str, str] = {
+SYSTEM_DEFAULTS: PerCloud[str] = {
     "aws": "m6i.xlarge",
     "azure": "Standard_D4s_v5",
     "gcp": "e2-standard-4",
@@ -278,7 +283,7 @@ CLUSTER_FEE_AS_OF = AS_OF
 
 
 # --- Building the catalog -----------------------------------------------------------------
-def _machine(cloud: str, gpu: str | None, count: int, name: str, vcpus: int, memory_gib: float,
+def _machine(cloud: Cloud, gpu: str | None, count: int, name: str, vcpus: int, memory_gib: float,
              usd: float, price_basis: str, spot_basis: str | None) -> MachineType:
     is_estimate, region, price_source = _PRICE_BASES[price_basis]
     spot: float | None = None
@@ -286,19 +291,22 @@ def _machine(cloud: str, gpu: str | None, count: int, name: str, vcpus: int, mem
     if spot_basis is not None:
         fraction, spot_source = _SPOT_BASES[spot_basis]
         spot = round(usd * fraction, 2)
+    attached = _ATTACHED_ACCELERATORS[cloud]
     return MachineType(
         cloud=cloud, name=name, gpu=gpu, gpu_count=count, vcpus=vcpus,
         memory_gib=float(memory_gib), usd_per_hour=usd, spot_usd_per_hour=spot,
         spot_is_estimate=spot is not None, price_is_estimate=is_estimate,
-        accelerator=GKE_ACCELERATORS[gpu] if cloud == "gcp" and gpu is not None else None,
+        accelerator=attached[gpu] if attached is not None and gpu is not None else None,
         source=f"{price_source}; shape: {_SPEC_SOURCES[cloud]}", as_of=AS_OF, arch="x86_64",
         price_region=region, spot_source=spot_source, note=_NOTES.get(name, ""))
 
 
+_GPU_ROWS: PerCloud[tuple[_Row, ...]] = {"aws": _AWS_GPU, "azure": _AZURE_GPU, "gcp": _GCP_GPU}
+
 GPU_MACHINES: tuple[MachineType, ...] = tuple(
     _machine(cloud, gpu, count, name, vcpus, mem, usd, basis, spot)
-    for cloud, rows in (("aws", _AWS_GPU), ("azure", _AZURE_GPU), ("gcp", _GCP_GPU))
-    for gpu, count, name, vcpus, mem, usd, basis, spot in rows
+    for cloud in CLOUDS
+    for gpu, count, name, vcpus, mem, usd, basis, spot in _GPU_ROWS[cloud]
 )
 """Every GPU machine type, all clouds."""
 
@@ -392,13 +400,17 @@ def system_machine(cloud: str, name: str | None = None) -> MachineType:
 
 def cluster_fee_usd_per_hour(cloud: str, aks_tier: str = "free") -> float:
     """Control-plane fee of one managed cluster on `cloud` (EKS standard support, GKE, AKS `aks_tier`)."""
-    if cloud == "aws":
-        return CLUSTER_FEE_USD_PER_HOUR["eks"]
-    if cloud == "gcp":
-        return CLUSTER_FEE_USD_PER_HOUR["gke"]
-    if cloud == "azure":
-        key = f"aks-{aks_tier.lower()}"
-        if key not in CLUSTER_FEE_USD_PER_HOUR:
-            raise CatalogError(f"unknown AKS tier {aks_tier!r}; allowed: free, standard, premium")
-        return CLUSTER_FEE_USD_PER_HOUR[key]
-    raise CatalogError(f"unknown cloud {cloud!r}; known clouds: {', '.join(CLOUDS)}")
+    if cloud not in CLOUDS:
+        raise CatalogError(f"unknown cloud {cloud!r}; known clouds: {', '.join(CLOUDS)}")
+    match cloud:
+        case "aws":
+            return CLUSTER_FEE_USD_PER_HOUR["eks"]
+        case "gcp":
+            return CLUSTER_FEE_USD_PER_HOUR["gke"]
+        case "azure":
+            key = f"aks-{aks_tier.lower()}"
+            if key not in CLUSTER_FEE_USD_PER_HOUR:
+                raise CatalogError(f"unknown AKS tier {aks_tier!r}; allowed: free, standard, premium")
+            return CLUSTER_FEE_USD_PER_HOUR[key]
+        case _:
+            unknown(cloud, "cloud", CLOUDS)

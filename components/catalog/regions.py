@@ -8,10 +8,21 @@ pairings" (learn.microsoft.com, 2026).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Generic, Literal, TypedDict, TypeVar, get_args
 
 Cloud = Literal["aws", "azure", "gcp"]
-CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
+CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
+
+V = TypeVar("V")
+
+
+class PerCloud(TypedDict, Generic[V]):
+    """A fact per cloud (see components.common.dispatch): pyright reports a table without a cloud."""
+
+    aws: V
+    azure: V
+    gcp: V
+
 
 AWS_REGIONS: tuple[str, ...] = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
@@ -40,9 +51,9 @@ GCP_REGIONS: tuple[str, ...] = (
     "asia-east1", "asia-northeast1", "asia-south1", "asia-southeast1", "australia-southeast1",
 )
 
-REGIONS: dict[Cloud, tuple[str, ...]] = {"aws": AWS_REGIONS, "azure": AZURE_REGIONS, "gcp": GCP_REGIONS}
+REGIONS: PerCloud[tuple[str, ...]] = {"aws": AWS_REGIONS, "azure": AZURE_REGIONS, "gcp": GCP_REGIONS}
 
-CLOUD_TITLES: dict[Cloud, str] = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+CLOUD_TITLES: PerCloud[str] = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
 
 
 def region_problem(cloud: Cloud, region: str) -> str | None:

@@ -7,10 +7,13 @@ stacks of their own later.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pulumi
 
 from ..backup import BackupOptions, BackupPlan, BackupPlanArgs
 from ..common import Environment
+from ..common.dispatch import unknown
 from ..compute import GpuNodePool, GpuNodePoolArgs, KubernetesCluster, KubernetesClusterArgs
 from ..network import Network, NetworkArgs
 from ..serving import EndpointOptions, ModelEndpoint, ModelEndpointArgs
@@ -20,12 +23,22 @@ from . import aws, azure, gcp
 from .foundation import Foundation
 
 
-def _foundation(parent: pulumi.Resource, spec: AwsCell | AzureCell | GcpCell, env: Environment) -> Foundation:
-    if isinstance(spec, AwsCell):
-        return aws.foundation(parent, spec, env)
-    if isinstance(spec, AzureCell):
-        return azure.foundation(parent, spec, env)
-    return gcp.foundation(parent, spec, env)
+FoundationBuilder = Callable[[pulumi.Resource, Environment], Foundation]
+CELL_TYPES = (AwsCell, AzureCell, GcpCell)
+
+
+def _foundation(spec: AwsCell | AzureCell | GcpCell) -> FoundationBuilder:
+    """The cloud's foundation (provider, shared scopes) for the cell, chosen before anything is registered."""
+    match spec:
+        case AwsCell():
+            return lambda parent, env: aws.foundation(parent, spec, env)
+        case AzureCell():
+            return lambda parent, env: azure.foundation(parent, spec, env)
+        case GcpCell():
+            return lambda parent, env: gcp.foundation(parent, spec, env)
+        case _:
+            unknown(spec, "Cell spec.cloud", [t.model_fields["cloud"].default for t in CELL_TYPES],
+                    received=getattr(spec, "cloud", type(spec).__name__))
 
 
 class Cell(pulumi.ComponentResource):
@@ -38,10 +51,11 @@ class Cell(pulumi.ComponentResource):
     def __init__(self, spec: AwsCell | AzureCell | GcpCell, environment: Environment,
                  backup: BackupOptions | None = None, opts: pulumi.ResourceOptions | None = None):
         name = spec.name
-        opts = environment.tagged(opts, cell=name)
+        foundation = _foundation(spec)
+        opts = environment.tagged(self, opts, cell=name)
         super().__init__("aiinfra:index:Cell", name, None, opts)
         self.spec = spec
-        base = _foundation(self, spec, environment)
+        base = foundation(self, environment)
         self.provider = base.provider
         child = pulumi.ResourceOptions(parent=self, providers=[base.provider])
         self.store = ObjectStore(

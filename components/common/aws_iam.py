@@ -15,3 +15,7 @@ def trust_policy(service: str, *actions: str) -> str:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": action}],
     })
+
+
+POD_IDENTITY_TRUST = trust_policy("pods.eks.amazonaws.com", "sts:AssumeRole", "sts:TagSession")
+"""Trust policy of every role handed to pods through EKS Pod Identity."""

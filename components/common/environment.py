@@ -47,18 +47,23 @@ class Environment:
         """The tags to put on resources: the given tags, environment, managed-by, then `extra`."""
         return {**self.tags, "environment": self.name, "managed-by": "pulumi", **extra}
 
-    def tagged(self, opts: pulumi.ResourceOptions | None, **extra: str) -> pulumi.ResourceOptions:
-        """`opts` plus the tagging transformation: every front door passes its options through this,
-        so each resource beneath it carries the environment's tags (and `extra`).
+    def tagged(self, component: pulumi.Resource, opts: pulumi.ResourceOptions | None,
+               **extra: str) -> pulumi.ResourceOptions:
+        """`opts` plus the tagging transform, for the front door `component` that is about to
+        register with them: every front door passes its options through this, so each resource
+        beneath it carries the environment's tags (and `extra`).
 
         A front door nested in one that already tags with these tags (an ObjectStore in a Cell)
-        adds nothing: children inherit their parent's transformations, so each resource is
-        tagged once however deep it sits."""
-        from .tagging import applies_tags, tagging
+        adds nothing: the engine runs each ancestor's transforms on every descendant, so each
+        resource is tagged once however deep it sits."""
+        from .tagging import applies_tags, remember_tags, tagging
         tags = self.resource_tags(**extra)
         result = copy.copy(opts) if opts is not None else pulumi.ResourceOptions()
-        if result.parent is None or not applies_tags(result.parent, tags):
-            result.transformations = [*(result.transformations or []), tagging(tags)]
+        if result.parent is not None and applies_tags(result.parent, tags):
+            remember_tags(component, tags)
+        else:
+            result.transforms = [*(result.transforms or []), tagging(tags)]
+            remember_tags(component, tags)
         return result
 
     def child(self, parent: pulumi.Resource, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:

@@ -2,8 +2,8 @@
 
 Every field is documented by the string literal right after it (its meaning and
 default). Reading them at import time (pydantic's `use_attribute_docstrings`)
-would parse the library's source in every `pulumi up` and plan; the README
-reference and the tests ask for them here instead.
+would parse the library's source in every `pulumi up` and plan; the generated
+reference (docs/components.md) and the tests ask for them here instead.
 """
 
 from __future__ import annotations

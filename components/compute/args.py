@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,7 +14,14 @@ from ..common import Environment
 from ..network import NetworkOutputs
 
 if TYPE_CHECKING:
+    from .aws import EksHandle
+    from .azure import AksHandle
     from .cluster import KubernetesCluster
+    from .gcp import GkeHandle
+
+ClusterHandle: TypeAlias = "EksHandle | AksHandle | GkeHandle"
+"""What GPU pools, endpoints and backups need from a cluster: one dataclass per cloud, each in the
+cloud's own module. Consumers narrow it with `isinstance` to the handle of their cloud."""
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
@@ -101,7 +108,7 @@ class GpuPoolOptions(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9]{0,10}$")
     """Pool name: 1-11 lowercase letters and digits (AKS pool names are the tightest)."""
     gpu: str
-    """GPU from the catalog: t4, l4, a10g, a100-40gb, a100-80gb, h100."""
+    """GPU from the catalog: t4, l4, a10g (AWS), a10 (Azure), a100-40gb, a100-80gb, h100."""
     gpus_per_node: int = Field(default=1, ge=1, le=8)
     """GPUs per node; the catalog picks the machine type. Default 1."""
     min_nodes: int = Field(default=0, ge=0, le=1000)
@@ -158,7 +165,7 @@ class ClusterOutputs:
     oidc_issuer: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     """Kubeconfig using the cloud's exec credential plugin (no static credentials); secret."""
-    handle: Any
+    handle: ClusterHandle
     """Cloud-specific facts GPU pools need (cluster resource, node role, subnets, identities)."""
     stateful: list[pulumi.Resource] = field(default_factory=list)
 

@@ -36,10 +36,10 @@ import yaml
 
 from ..catalog.gpus import MachineType, system_machine
 from ..common import Environment
-from ..storage.aws import partition
-from ..common.aws_iam import trust_policy
+from ..common.aws_arn import managed_policy_arn, partition
+from ..common.aws_iam import POD_IDENTITY_TRUST, trust_policy
 from ..common.aws_kms import customer_key
-from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
+from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs, Taint
 
 if TYPE_CHECKING:
     from .cluster import KubernetesCluster
@@ -86,10 +86,6 @@ def eks_cluster_name(name: str) -> str:
     """`<stack>-<name>`: deterministic (the log group is named after it), at most 100 allowed characters."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{pulumi.get_stack()}-{name}")
     return stem.lstrip("-_")[:100].rstrip("-_")
-
-
-def _policy_arn(region: str, policy: str) -> str:
-    return f"arn:{partition(region)}:iam::aws:policy/{policy}"
 
 
 def _service_role(parent: pulumi.Resource, name: str, env: Environment, service: str,
@@ -161,6 +157,14 @@ def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -
     return (oidcs[0].issuer or "") if oidcs else ""
 
 
+def _eks_taint(taint: Taint) -> aws.eks.NodeGroupTaintArgsDict:
+    """An EKS taint; `value` left unset, not null, when empty (nulls do not survive a transform)."""
+    result: aws.eks.NodeGroupTaintArgsDict = {"key": taint.key, "effect": EKS_TAINT_EFFECTS[taint.effect]}
+    if taint.value:
+        result["value"] = taint.value
+    return result
+
+
 def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) -> ClusterOutputs:
     """An EKS cluster: private endpoint (dev may open it to listed CIDRs), secrets encrypted with a
     rotating KMS key, all control-plane logs kept 365 days in prod (30 elsewhere), API-only access
@@ -174,12 +178,12 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
                                  f"EKS control plane of {cluster_name}")
     cluster_policy = aws.iam.RolePolicyAttachment(
         f"{name}-cluster-policy", role=cluster_role.name,
-        policy_arn=_policy_arn(region, "AmazonEKSClusterPolicy"), opts=env.child(parent))
+        policy_arn=managed_policy_arn(region, "AmazonEKSClusterPolicy"), opts=env.child(parent))
     node_role = _service_role(parent, f"{name}-node-role", env, "ec2.amazonaws.com",
                               f"Nodes of EKS cluster {cluster_name}")
     node_policies: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(f"{name}-node-policy-{role}", role=node_role.name,
-                                     policy_arn=_policy_arn(region, policy), opts=env.child(parent))
+                                     policy_arn=managed_policy_arn(region, policy), opts=env.child(parent))
         for role, policy in _NODE_POLICIES.items()]
 
     key_arn: pulumi.Input[str]
@@ -200,17 +204,19 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         retention_in_days=env.log_retention_days, region=region,
         opts=env.child(parent, stateful=True))
 
+    vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
+        "subnet_ids": subnet_ids,
+        "endpoint_private_access": True,
+        "endpoint_public_access": options.public_endpoint,
+    }
+    if options.public_endpoint:  # unset, not null, when private: nulls do not survive a transform
+        vpc_config["public_access_cidrs"] = options.public_access_cidrs
     cluster = aws.eks.Cluster(
         f"{name}-eks",
         name=cluster_name,
         version=options.version,
         role_arn=cluster_role.arn,
-        vpc_config={
-            "subnet_ids": subnet_ids,
-            "endpoint_private_access": True,
-            "endpoint_public_access": options.public_endpoint,
-            "public_access_cidrs": options.public_access_cidrs if options.public_endpoint else None,
-        },
+        vpc_config=vpc_config,
         encryption_config={"resources": ["secrets"], "provider": {"key_arn": key_arn}},
         enabled_cluster_log_types=LOG_TYPES,
         access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
@@ -316,7 +322,7 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
                         "desired_size": options.min_nodes},
         update_config={"max_unavailable": 1},
         labels=labels,
-        taints=[{"key": t.key, "value": t.value or None, "effect": EKS_TAINT_EFFECTS[t.effect]} for t in taints],
+        taints=[_eks_taint(t) for t in taints],
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
         region=region,
         # The autoscaler owns the desired size once the pool exists; updates must not reset it.
@@ -553,10 +559,6 @@ LB_CONTROLLER_IAM_POLICY: dict[str, Any] = {
 v2.14.x), unchanged: mutations are conditioned on the `elbv2.k8s.aws/cluster` tag the controller puts on what it
 creates. Only the partition is rewritten outside the `aws` partition (upstream ships separate cn/us-gov copies)."""
 
-POD_IDENTITY_TRUST = trust_policy("pods.eks.amazonaws.com", "sts:AssumeRole", "sts:TagSession")
-"""Trust policy of every role handed to pods through EKS Pod Identity."""
-
-
 def lb_controller_policy(region: str) -> str:
     """LB_CONTROLLER_IAM_POLICY as JSON, with ARNs in the region's partition."""
     text = json.dumps(LB_CONTROLLER_IAM_POLICY)
@@ -593,7 +595,7 @@ def install_load_balancer_controller(cluster: "KubernetesCluster", handle: EksHa
     found = _LB_CONTROLLERS.get(id(handle))
     if found is not None:
         return found[1]
-    name = cluster._name  # pyright: ignore[reportPrivateUsage]
+    name = cluster.logical_name
     env, region = cluster.args.environment, handle.region
     role = aws.iam.Role(
         f"{name}-lb-controller-role",

@@ -171,6 +171,11 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
 
     system = opts.system_pool
     private = not opts.public_endpoint
+    api_server: cs.ManagedClusterAPIServerAccessProfileArgsDict = {"enable_private_cluster": private}
+    if private:
+        api_server["enable_private_cluster_public_fqdn"] = False
+    else:  # set only when public: nulls do not survive a transform
+        api_server["authorized_ip_ranges"] = list(opts.public_access_cidrs)
     cluster = cs.ManagedCluster(
         f"{name}-aks",
         resource_name_=_cluster_name(name),
@@ -204,11 +209,7 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
             "scale_set_priority": cs.ScaleSetPriority.REGULAR,
             "upgrade_settings": {"max_surge": "33%"},
         }],
-        api_server_access_profile={
-            "enable_private_cluster": private,
-            "enable_private_cluster_public_fqdn": False if private else None,
-            "authorized_ip_ranges": None if private else list(opts.public_access_cidrs),
-        },
+        api_server_access_profile=api_server,
         oidc_issuer_profile={"enabled": True},
         # The application routing add-on (managed NGINX): IngressClass
         # `webapprouting.kubernetes.azure.com`, the public HTTPS entry of cluster-mode endpoints.
@@ -333,7 +334,9 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
     deleting (nothing to pay for while evicted) at up to the on-demand price, and carry
     no surge setting (AKS rejects max surge on spot pools).
     """
-    handle: AksHandle = args.cluster.handle
+    handle = args.cluster.handle
+    if not isinstance(handle, AksHandle):
+        raise TypeError(f"GpuNodePool {name!r} on Azure needs an AKS cluster, got handle {type(handle).__name__}")
     env = args.environment
     o = args.options
     taints = [f"{t.key}={t.value}:{t.effect}" for t in o.node_taints()]

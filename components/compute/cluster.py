@@ -8,16 +8,20 @@ per-cloud builder (`aws.py`, `azure.py`, `gcp.py`) and builds the
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import SYSTEM_MACHINES, CatalogError, system_machine
+from ..catalog.regions import CLOUDS, Cloud, PerCloud
 from ..common import Problem, raise_if_any
-from .args import ClusterOptions, ClusterOutputs, KubernetesClusterArgs
+from ..common.dispatch import choice_problems, unknown
+from .args import ClusterHandle, ClusterOptions, ClusterOutputs, KubernetesClusterArgs
 
+ClusterBuilder = Callable[[pulumi.Resource, str, KubernetesClusterArgs], ClusterOutputs]
 
-_SECRETS_KEY_FORMS = {
+_SECRETS_KEY_FORMS: PerCloud[tuple[re.Pattern[str], str]] = {
     "aws": (re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"),
             "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"),
     "azure": (re.compile(r"^https://[A-Za-z0-9-]+\.vault\.azure\.net/keys/[A-Za-z0-9-]+/[0-9a-f]{32}$"),
@@ -26,28 +30,36 @@ _SECRETS_KEY_FORMS = {
             "a Cloud KMS key name (projects/<p>/locations/<region>/keyRings/<r>/cryptoKeys/<k>)"),
 }
 
-_KEY_REGION = {"aws": lambda arn: arn.split(":")[3], "gcp": lambda name: name.split("/")[3]}
-"""The region a well-formed key identifier names."""
+_KEY_REGION: PerCloud[Callable[[str], str] | None] = {
+    "aws": lambda arn: arn.split(":")[3],
+    "azure": None,  # Key Vault keys are not regional
+    "gcp": lambda name: name.split("/")[3],
+}
+"""The region a well-formed key identifier names; EKS and GKE need the key in the cluster's region."""
+
+_NODES_BRING_DEVICE_PLUGIN: PerCloud[bool] = {"aws": False, "azure": False, "gcp": True}
+"""Whether the cloud's GPU nodes run the NVIDIA device plugin themselves: GKE's do; EKS's AL2023
+NVIDIA AMI and AKS's driver install bring drivers only, so the cluster installs the plugin."""
 
 
-def cluster_problems(cloud: str, environment: str, options: ClusterOptions, region: str | None = None) -> list[Problem]:
+def cluster_problems(cloud: Cloud, environment: str, options: ClusterOptions, region: str | None = None) -> list[Problem]:
     """Rules that need the cloud and environment; paths are relative to the options."""
     problems: list[Problem] = []
     machine = options.system_pool.machine_type
-    if machine is not None and cloud in _SECRETS_KEY_FORMS:
+    if machine is not None:
         try:
             system_machine(cloud, machine)
         except CatalogError:
             allowed = ", ".join(m.name for m in SYSTEM_MACHINES if m.cloud == cloud)
             problems.append(Problem("system_pool.machine_type", machine,
                                     f"allowed: a {cloud} system machine type from the catalog: {allowed}"))
-    if options.secrets_key_id is not None and cloud in _SECRETS_KEY_FORMS:
+    if options.secrets_key_id is not None:
         pattern, allowed = _SECRETS_KEY_FORMS[cloud]
         key = options.secrets_key_id
+        key_region = _KEY_REGION[cloud]
         if not pattern.match(key):
             problems.append(Problem("secrets_key_id", key, f"allowed: {allowed}"))
-        elif region is not None and cloud in _KEY_REGION and _KEY_REGION[cloud](key) != region:
-            # EKS and GKE both need the key in the cluster's region (Key Vault keys are not regional).
+        elif region is not None and key_region is not None and key_region(key) != region:
             problems.append(Problem("secrets_key_id", key, f"allowed: a key in the cluster's region {region!r}"))
     if options.public_endpoint and environment != "dev":
         problems.append(Problem("public_endpoint", True,
@@ -79,8 +91,12 @@ class KubernetesCluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    logical_name: str
+    """The name the cluster was created with; its children's names start with it."""
 
     def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_any(f"invalid KubernetesCluster {name!r}",
+                     choice_problems("KubernetesClusterArgs.cloud", args.cloud, CLOUDS))
         problems = [p.under("KubernetesClusterArgs.options")
                     for p in cluster_problems(args.cloud, args.environment.name, args.options, args.region)]
         if args.cloud == "azure" and args.resource_group_name is None:
@@ -92,11 +108,16 @@ class KubernetesCluster(pulumi.ComponentResource):
                 "KubernetesClusterArgs.network", "a network without pods and services ranges",
                 "allowed on GCP: a Network built for GCP (one subnetwork with named pods and services ranges)"))
         raise_if_any(f"invalid KubernetesCluster {name!r}", problems)
-        opts = args.environment.tagged(opts)
+        build = _builder(args.cloud)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:compute:KubernetesCluster", name, None, opts)
         self.args = args
-        out = _build(self, name, args)
-        self.handle = out.handle
+        self.logical_name = name
+        out = build(self, name, args)
+        # Annotated here, not on the class: the SDK evaluates class annotations at run time, and the
+        # per-cloud handle types are imported for type checking only.
+        self.handle: ClusterHandle = out.handle
+        """The cloud's own facts about the cluster (EksHandle, AksHandle or GkeHandle)."""
         self.stateful = out.stateful
         self.cluster_name = out.name
         self.endpoint = out.endpoint
@@ -112,19 +133,24 @@ class KubernetesCluster(pulumi.ComponentResource):
 
     def ensure_device_plugin(self) -> None:
         """Install the NVIDIA device plugin once, on clouds whose nodes do not bring it (EKS, AKS)."""
-        if self._device_plugin is None and self.args.cloud in ("aws", "azure"):
+        if self._device_plugin is None and not _NODES_BRING_DEVICE_PLUGIN[self.args.cloud]:
             from .device_plugin import NvidiaDevicePlugin
             self._device_plugin = NvidiaDevicePlugin(
-                f"{self._name}-nvidia-device-plugin", provider=self.provider,
+                f"{self.logical_name}-nvidia-device-plugin", provider=self.provider,
                 opts=pulumi.ResourceOptions(parent=self))
 
 
-def _build(parent: KubernetesCluster, name: str, args: KubernetesClusterArgs) -> ClusterOutputs:
-    if args.cloud == "aws":
-        from . import aws
-        return aws.build_cluster(parent, name, args)
-    if args.cloud == "azure":
-        from . import azure
-        return azure.build_cluster(parent, name, args)
-    from . import gcp
-    return gcp.build_cluster(parent, name, args)
+def _builder(cloud: Cloud) -> ClusterBuilder:
+    """The per-cloud cluster builder, chosen before anything is registered."""
+    match cloud:
+        case "aws":
+            from . import aws
+            return aws.build_cluster
+        case "azure":
+            from . import azure
+            return azure.build_cluster
+        case "gcp":
+            from . import gcp
+            return gcp.build_cluster
+        case _:
+            unknown(cloud, "KubernetesClusterArgs.cloud", CLOUDS)

@@ -9,11 +9,17 @@ that ask for GPUs land there, and the labels `aiinfra.io/pool`,
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pulumi
 
 from ..catalog.gpus import MachineType, gpu_machine, gpu_offer_problem, offered_counts
+from ..catalog.regions import CLOUDS, Cloud
 from ..common import Problem, raise_if_any
+from ..common.dispatch import choice_problems, unknown
 from .args import GpuNodePoolArgs, GpuPoolOptions
+
+PoolBuilder = Callable[[pulumi.Resource, str, GpuNodePoolArgs, MachineType], pulumi.Output[str]]
 
 
 def gpu_pool_problems(cloud: str, options: GpuPoolOptions) -> list[Problem]:
@@ -35,15 +41,18 @@ class GpuNodePool(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         cloud = args.cluster.args.cloud
         raise_if_any(f"invalid GpuNodePool {name!r}",
+                     choice_problems("GpuNodePoolArgs.cluster.args.cloud", cloud, CLOUDS))
+        raise_if_any(f"invalid GpuNodePool {name!r}",
                      [p.under("GpuNodePoolArgs.options") for p in gpu_pool_problems(cloud, args.options)])
         machine = gpu_machine(cloud, args.options.gpu, args.options.gpus_per_node)
+        build = _builder(cloud)
         opts = pulumi.ResourceOptions.merge(
             pulumi.ResourceOptions(parent=args.cluster), opts)
-        opts = args.environment.tagged(opts)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:compute:GpuNodePool", name, None, opts)
         self.machine = machine
         self.options = args.options
-        pool_name = _build(self, name, args, machine)
+        pool_name = build(self, name, args, machine)
         args.cluster.ensure_device_plugin()
         self.pool_name = pool_name
         self.register_outputs({"pool_name": pool_name, "machine_type": machine.name, "gpu": args.options.gpu,
@@ -51,13 +60,17 @@ class GpuNodePool(pulumi.ComponentResource):
                                "min_nodes": args.options.min_nodes, "max_nodes": args.options.max_nodes})
 
 
-def _build(parent: GpuNodePool, name: str, args: GpuNodePoolArgs, machine: MachineType) -> pulumi.Output[str]:
-    cloud = args.cluster.args.cloud
-    if cloud == "aws":
-        from . import aws
-        return aws.build_gpu_pool(parent, name, args, machine)
-    if cloud == "azure":
-        from . import azure
-        return azure.build_gpu_pool(parent, name, args, machine)
-    from . import gcp
-    return gcp.build_gpu_pool(parent, name, args, machine)
+def _builder(cloud: Cloud) -> PoolBuilder:
+    """The per-cloud pool builder, chosen before anything is registered."""
+    match cloud:
+        case "aws":
+            from . import aws
+            return aws.build_gpu_pool
+        case "azure":
+            from . import azure
+            return azure.build_gpu_pool
+        case "gcp":
+            from . import gcp
+            return gcp.build_gpu_pool
+        case _:
+            unknown(cloud, "GpuNodePoolArgs.cluster.args.cloud", CLOUDS)

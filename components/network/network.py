@@ -7,13 +7,30 @@ creates nothing and passes them through).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pulumi
 
+from ..catalog.regions import CLOUDS, Cloud
 from ..common import Problem, raise_if_any
+from ..common.dispatch import choice_problems, unknown
 from . import aws, azure, gcp
 from .args import NetworkArgs, NetworkOptions, NetworkOutputs
 
-_BUILDERS = {"aws": aws.build, "azure": azure.build, "gcp": gcp.build}
+NetworkBuilder = Callable[[pulumi.Resource, str, NetworkArgs], NetworkOutputs]
+
+
+def _builder(cloud: Cloud) -> NetworkBuilder:
+    """The per-cloud network builder, chosen before anything is registered."""
+    match cloud:
+        case "aws":
+            return aws.build
+        case "azure":
+            return azure.build
+        case "gcp":
+            return gcp.build
+        case _:
+            unknown(cloud, "NetworkArgs.cloud", CLOUDS)
 
 
 def network_problems(cloud: str, options: NetworkOptions) -> list[Problem]:
@@ -49,11 +66,13 @@ class Network(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_any(f"invalid Network {name!r}", choice_problems("NetworkArgs.cloud", args.cloud, CLOUDS))
         raise_if_any(f"invalid Network {name!r}",
                      [p.under("NetworkArgs.options") for p in network_problems(args.cloud, args.options)])
-        opts = args.environment.tagged(opts)
+        build = _builder(args.cloud)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:network:Network", name, None, opts)
-        self.outputs: NetworkOutputs = _BUILDERS[args.cloud](self, name, args)
+        self.outputs: NetworkOutputs = build(self, name, args)
         self.register_outputs({"network_id": self.outputs.network_id,
                                "private_subnet_ids": self.outputs.private_subnet_ids,
                                "zones": self.outputs.zones})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypedDict, TypeVar, get_args
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,6 +16,23 @@ from ..common import Environment
 if TYPE_CHECKING:
     from ..compute import GpuNodePool, KubernetesCluster
     from ..storage import ObjectStore
+
+Mode = Literal["managed", "cluster"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+Engine = Literal["deployment", "kserve"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)
+Metric = Literal["invocations", "concurrency"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
+
+V = TypeVar("V")
+
+
+class PerMetric(TypedDict, Generic[V]):
+    """A fact per autoscaling metric (see components.common.dispatch)."""
+
+    invocations: V
+    concurrency: V
+
 
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -67,7 +84,7 @@ class Accelerator(_Strict):
     """GPUs per replica, from the catalog, or an explicit instance type."""
 
     gpu: str | None = None
-    """Catalog GPU name (t4, l4, a10g, a100-40gb, a100-80gb, h100)."""
+    """Catalog GPU name (t4, l4, a10g (AWS), a10 (Azure), a100-40gb, a100-80gb, h100)."""
     count: int = Field(default=1, ge=1, le=8)
     """GPUs per replica. Default 1."""
     instance_type: str | None = None
@@ -84,7 +101,7 @@ class Accelerator(_Strict):
 class Scaling(_Strict):
     """What the autoscaler tracks per replica."""
 
-    metric: Literal["invocations", "concurrency"] = "concurrency"
+    metric: Metric = "concurrency"
     """`concurrency`: in-flight requests per replica; `invocations`: requests per minute per replica.
     Default concurrency (the better signal for GPU inference, whose latency varies with load)."""
     target: float = Field(default=4, gt=0)
@@ -96,7 +113,7 @@ class EndpointOptions(_Strict):
 
     name: str = Field(default="model", pattern=_DNS_LABEL)
     """Endpoint name (DNS label). Default `model`."""
-    mode: Literal["managed", "cluster"]
+    mode: Mode
     """`managed` (SageMaker, Azure ML, Vertex AI) or `cluster` (on the cell's Kubernetes cluster)."""
     model: ModelSource
     accelerator: Accelerator
@@ -105,7 +122,7 @@ class EndpointOptions(_Strict):
     max_replicas: int = Field(default=2, ge=1, le=100)
     """Upper bound of autoscaling. Default 2."""
     scaling: Scaling = Scaling()
-    engine: Literal["deployment", "kserve"] = "deployment"
+    engine: Engine = "deployment"
     """Cluster mode: a hardened Deployment (default) or a KServe InferenceService (needs KServe
     installed on the cluster)."""
     gpu_pool: str | None = None

@@ -25,11 +25,10 @@ import pulumi_aws as aws
 from ..catalog.gpus import CatalogError, gpu_machine
 from ..common import Problem
 from ..common.naming import global_name
-from ..compute.aws import (ALB_SSL_POLICY, POD_IDENTITY_TRUST, EksHandle, LoadBalancerController,
-                           install_load_balancer_controller)
-from ..storage.aws import partition
-from .args import EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
-from ..common.aws_iam import trust_policy
+from ..compute.aws import ALB_SSL_POLICY, EksHandle, LoadBalancerController, install_load_balancer_controller
+from ..common.aws_arn import partition
+from .args import EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, PerMetric, WorkloadIdentity
+from ..common.aws_iam import POD_IDENTITY_TRUST, trust_policy
 from ..common.aws_kms import customer_key
 
 VARIANT = "primary"
@@ -58,7 +57,7 @@ SCALE_IN_COOLDOWN = 600
 POD_IDENTITY_ANNOTATION = "aiinfra.io/pod-identity-role"
 """Informative only: Pod Identity binds the role by namespace/service account (no IRSA annotation is needed)."""
 
-PREDEFINED_METRICS = {
+PREDEFINED_METRICS: PerMetric[str] = {
     "invocations": "SageMakerVariantInvocationsPerInstance",
     "concurrency": "SageMakerVariantConcurrentRequestsPerModelHighResolution",
 }

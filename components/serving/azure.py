@@ -82,7 +82,8 @@ import pulumi_azure_native as azure_native
 from ..catalog.gpus import gpu_machine
 from ..common.naming import compact_name, stable_suffix
 from ..common.azure_keyvault import key_vault
-from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from ..common.dispatch import unknown
+from .args import METRICS, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 
 ml = azure_native.machinelearningservices
 
@@ -421,7 +422,14 @@ def traffic_template(workspace: pulumi.Input[str], endpoint: pulumi.Input[str], 
 def _request_settings(args: ModelEndpointArgs) -> ml.OnlineRequestSettingsArgs:
     """Concurrency target -> requests one instance takes at once (more wait in the endpoint's queue)."""
     scaling = args.options.scaling
-    concurrent = max(1, math.ceil(scaling.target)) if scaling.metric == "concurrency" else None
+    concurrent: int | None
+    match scaling.metric:
+        case "concurrency":
+            concurrent = max(1, math.ceil(scaling.target))
+        case "invocations":
+            concurrent = None
+        case _:
+            unknown(scaling.metric, "Scaling.metric", METRICS)
     return ml.OnlineRequestSettingsArgs(request_timeout=REQUEST_TIMEOUT,
                                         max_concurrent_requests_per_instance=concurrent)
 
@@ -432,13 +440,16 @@ def _autoscale(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, grou
     """Between min and max replicas on the endpoint metric per instance: out above target, in below half."""
     options = args.options
     scaling = options.scaling
-    if scaling.metric == "invocations":
-        metric = "RequestsPerMinute"
-        dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgsDict] = [
-            {"dimension_name": "deployment", "operator": "Equals", "values": [DEPLOYMENT_NAME]}]
-    else:
-        metric = "ConnectionsActive"
-        dimensions = []
+    dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgsDict]
+    match scaling.metric:
+        case "invocations":
+            metric = "RequestsPerMinute"
+            dimensions = [{"dimension_name": "deployment", "operator": "Equals", "values": [DEPLOYMENT_NAME]}]
+        case "concurrency":
+            metric = "ConnectionsActive"
+            dimensions = []
+        case _:
+            unknown(scaling.metric, "Scaling.metric", METRICS)
 
     def rule(operator: str, threshold: float, window: str, direction: str,
              cooldown: str) -> azure_native.monitor.ScaleRuleArgsDict:

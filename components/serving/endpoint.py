@@ -13,11 +13,14 @@ from __future__ import annotations
 import pulumi
 
 from ..catalog.gpus import gpu_offer_problem
+from ..catalog.regions import CLOUD_TITLES, CLOUDS, Cloud
 from ..common import Problem, raise_if_any
-from .args import EndpointOptions, EndpointOutputs, ModelEndpointArgs
+from ..common.dispatch import choice_problems, unknown
+from .args import ENGINES, METRICS, MODES, EndpointOptions, Engine, ModelEndpointArgs, Mode
+from .workload import EndpointBuilder, cluster_builder
 
 
-def endpoint_problems(cloud: str, region: str, options: EndpointOptions, has_cluster: bool,
+def endpoint_problems(cloud: Cloud, region: str, options: EndpointOptions, has_cluster: bool,
                       pool_gpus: dict[str, str]) -> list[Problem]:
     """Rules that need the cell, the serving service's included; paths are relative to the endpoint
     options. The spec's validation and the front door both call this, so a stack reports these with
@@ -42,31 +45,54 @@ def endpoint_problems(cloud: str, region: str, options: EndpointOptions, has_clu
             "to serve a custom image on GKE"))
     if model.image is None and not garden:
         problems.append(Problem("model.image", None, "required: a pinned serving image", missing=True))
-    if options.mode == "cluster":
-        if acc.instance_type is not None:
-            problems.append(Problem("accelerator.instance_type", acc.instance_type,
-                                    "allowed: only in managed mode; in cluster mode the GPU pool decides the machine"))
-        if not has_cluster:
-            problems.append(Problem("mode", "cluster", "allowed: only in a cell with a `cluster` section"))
-        elif options.gpu_pool is not None and options.gpu_pool not in pool_gpus:
-            problems.append(Problem("gpu_pool", options.gpu_pool,
-                                    f"allowed: one of the cell's GPU pools: {', '.join(pool_gpus) or 'none'}"))
-        elif options.gpu_pool is None and acc.gpu is not None and acc.gpu not in pool_gpus.values():
-            problems.append(Problem("accelerator.gpu", acc.gpu,
-                                    f"allowed: a GPU one of the cell's pools has ({', '.join(sorted(set(pool_gpus.values()))) or 'no pools'}), "
-                                    "or name the pool in gpu_pool"))
-        if options.hostname is None:
-            problems.append(Problem("hostname", None, "required in cluster mode: the public HTTPS name of the entry",
-                                    missing=True))
-    elif options.engine != "deployment":
-        problems.append(Problem("engine", options.engine, "allowed: only in cluster mode"))
-    if cloud == "gcp" and options.mode == "managed" and garden:
-        from .gcp import vertex_problems
-        problems += vertex_problems(options)
-    if cloud == "aws" and options.mode == "managed":
-        from .aws import sagemaker_problems
-        problems += sagemaker_problems(options, region)
+    match options.mode:
+        case "cluster":
+            problems += _cluster_mode_problems(options, has_cluster, pool_gpus)
+        case "managed":
+            if options.engine != "deployment":
+                problems.append(Problem("engine", options.engine, "allowed: only in cluster mode"))
+            problems += _managed_service_problems(cloud, region, options)
+        case _:
+            unknown(options.mode, "EndpointOptions.mode", MODES)
     return problems
+
+
+def _cluster_mode_problems(options: EndpointOptions, has_cluster: bool, pool_gpus: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    acc = options.accelerator
+    if acc.instance_type is not None:
+        problems.append(Problem("accelerator.instance_type", acc.instance_type,
+                                "allowed: only in managed mode; in cluster mode the GPU pool decides the machine"))
+    if not has_cluster:
+        problems.append(Problem("mode", "cluster", "allowed: only in a cell with a `cluster` section"))
+    elif options.gpu_pool is not None and options.gpu_pool not in pool_gpus:
+        problems.append(Problem("gpu_pool", options.gpu_pool,
+                                f"allowed: one of the cell's GPU pools: {', '.join(pool_gpus) or 'none'}"))
+    elif options.gpu_pool is None and acc.gpu is not None and acc.gpu not in pool_gpus.values():
+        problems.append(Problem("accelerator.gpu", acc.gpu,
+                                f"allowed: a GPU one of the cell's pools has ({', '.join(sorted(set(pool_gpus.values()))) or 'no pools'}), "
+                                "or name the pool in gpu_pool"))
+    if options.hostname is None:
+        problems.append(Problem("hostname", None, "required in cluster mode: the public HTTPS name of the entry",
+                                missing=True))
+    return problems
+
+
+def _managed_service_problems(cloud: Cloud, region: str, options: EndpointOptions) -> list[Problem]:
+    """The limits of the cloud's serving service (SageMaker, Azure ML, Vertex AI) beyond the catalog's."""
+    match cloud:
+        case "aws":
+            from .aws import sagemaker_problems
+            return sagemaker_problems(options, region)
+        case "azure":
+            return []
+        case "gcp":
+            if not (options.model.model_garden or options.model.hugging_face):
+                return []  # reported by endpoint_problems: Vertex AI serves Model Garden models only
+            from .gcp import vertex_problems
+            return vertex_problems(options)
+        case _:
+            unknown(cloud, "ModelEndpointArgs.cloud", CLOUDS)
 
 
 def argument_problems(args: ModelEndpointArgs) -> list[Problem]:
@@ -74,7 +100,7 @@ def argument_problems(args: ModelEndpointArgs) -> list[Problem]:
     problems: list[Problem] = []
     if args.cloud in ("aws", "azure") and args.store is None:
         problems.append(Problem("ModelEndpointArgs.store", None,
-                                f"required on {'AWS' if args.cloud == 'aws' else 'Azure'}: the ObjectStore holding "
+                                f"required on {CLOUD_TITLES[args.cloud]}: the ObjectStore holding "
                                 "the model (access is granted to its prefix or container only)", missing=True))
     if args.cloud == "azure" and args.resource_group_name is None:
         problems.append(Problem("ModelEndpointArgs.resource_group_name", None, "required on Azure", missing=True))
@@ -98,17 +124,26 @@ class ModelEndpoint(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         options = args.options
+        raise_if_any(f"invalid ModelEndpoint {name!r}", [
+            *choice_problems("ModelEndpointArgs.cloud", args.cloud, CLOUDS),
+            *choice_problems("ModelEndpointArgs.options.mode", options.mode, MODES),
+            *choice_problems("ModelEndpointArgs.options.engine", options.engine, ENGINES),
+            *choice_problems("ModelEndpointArgs.options.scaling.metric", options.scaling.metric, METRICS)])
         pools = {args.gpu_pool.options.name: args.gpu_pool.options.gpu} if args.gpu_pool else {}
         problems = argument_problems(args) + [
             p.under("ModelEndpointArgs.options")
             for p in endpoint_problems(args.cloud, args.region, options, args.cluster is not None, pools)]
         if options.mode == "cluster" and args.gpu_pool is None:
             problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
+        if args.cluster is not None and args.cluster.args.cloud != args.cloud:
+            problems.append(Problem("ModelEndpointArgs.cluster", f"a KubernetesCluster on {args.cluster.args.cloud}",
+                                    f"allowed: a KubernetesCluster on {args.cloud}"))
         raise_if_any(f"invalid ModelEndpoint {name!r}", problems)
-        opts = args.environment.tagged(opts)
+        build = _builder(options.mode, args.cloud, options.engine)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:serving:ModelEndpoint", name, None, opts)
         self.options = options
-        out = _build(self, name, args)
+        out = build(self, name, args)
         self.url = out.url
         self.health_url = out.health_url
         self.entry_hostname = out.entry_hostname
@@ -120,15 +155,28 @@ class ModelEndpoint(pulumi.ComponentResource):
         })
 
 
-def _build(parent: ModelEndpoint, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
-    if args.options.mode == "cluster":
-        from .workload import build_cluster_endpoint
-        return build_cluster_endpoint(parent, name, args)
-    if args.cloud == "aws":
-        from . import aws
-        return aws.build_managed(parent, name, args)
-    if args.cloud == "azure":
-        from . import azure
-        return azure.build_managed(parent, name, args)
-    from . import gcp
-    return gcp.build_managed(parent, name, args)
+def _builder(mode: Mode, cloud: Cloud, engine: Engine) -> EndpointBuilder:
+    """The builder for the endpoint's mode and cloud (and engine, in cluster mode), chosen before
+    anything is registered."""
+    match mode:
+        case "cluster":
+            return cluster_builder(cloud, engine)
+        case "managed":
+            return _managed_builder(cloud)
+        case _:
+            unknown(mode, "EndpointOptions.mode", MODES)
+
+
+def _managed_builder(cloud: Cloud) -> EndpointBuilder:
+    match cloud:
+        case "aws":
+            from . import aws
+            return aws.build_managed
+        case "azure":
+            from . import azure
+            return azure.build_managed
+        case "gcp":
+            from . import gcp
+            return gcp.build_managed
+        case _:
+            unknown(cloud, "ModelEndpointArgs.cloud", CLOUDS)

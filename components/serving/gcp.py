@@ -80,6 +80,7 @@ import pulumi_kubernetes as k8s
 from ..catalog.gpus import GPU_MACHINES, CatalogError, MachineType, gpu_machine
 from ..common import Problem
 from ..common.naming import global_name
+from ..compute.gcp import GkeHandle
 from .args import Accelerator, EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
 
 VERTEX_ACCELERATORS: dict[str, str] = {
@@ -213,7 +214,7 @@ def prefix_condition(bucket: str, prefix: str) -> str:
 def endpoint_project(args: ModelEndpointArgs) -> str | None:
     """The project an endpoint lives in: its GKE cluster's, else `ModelEndpointArgs.project`."""
     handle = args.cluster.handle if args.cluster is not None else None
-    return getattr(handle, "project", None) or args.project
+    return (handle.project if isinstance(handle, GkeHandle) else None) or args.project
 
 
 def _project(args: ModelEndpointArgs) -> str:

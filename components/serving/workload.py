@@ -18,30 +18,58 @@ GPU node sized by the catalog).
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import MachineType
+from ..catalog.regions import CLOUDS, Cloud
+from ..common.dispatch import unknown
 from ..compute.args import GPU_TAINT_KEY, POOL_LABEL
-from .args import EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from .args import (ENGINES, Engine, EndpointOutputs, IngressSettings, ModelEndpointArgs, PerMetric,
+                   WorkloadIdentity)
 
 RUN_AS = 10001
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority"
 CONCURRENCY_METRIC = "inference_requests_in_flight"
 INVOCATIONS_METRIC = "inference_requests_per_minute"
 
+HPA_METRICS: PerMetric[str] = {"invocations": INVOCATIONS_METRIC, "concurrency": CONCURRENCY_METRIC}
+"""The per-pod metric the HorizontalPodAutoscaler tracks for each `Scaling.metric`."""
+KSERVE_SCALE_METRICS: PerMetric[str] = {"invocations": "rps", "concurrency": "concurrency"}
+"""KServe's `scaleMetric` for each `Scaling.metric`."""
 
-def _cloud(args: ModelEndpointArgs) -> Any:
-    if args.cloud == "aws":
-        from . import aws
-        return aws
-    if args.cloud == "azure":
-        from . import azure
-        return azure
-    from . import gcp
-    return gcp
+EndpointBuilder = Callable[[pulumi.Resource, str, ModelEndpointArgs], EndpointOutputs]
+
+
+class ClusterServing(Protocol):
+    """What each cloud's serving module (`aws.py`, `azure.py`, `gcp.py`) gives a cluster-mode endpoint."""
+
+    def workload_identity(self, parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                          service_account: str) -> WorkloadIdentity: ...
+
+    def ingress_settings(self, args: ModelEndpointArgs) -> IngressSettings: ...
+
+    def extra_ingress_objects(self, parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
+                              labels: dict[str, str]) -> None: ...
+
+
+def cluster_serving(cloud: Cloud) -> ClusterServing:
+    """The cloud's serving module: workload identity and the load-balanced entry on its cluster."""
+    match cloud:
+        case "aws":
+            from . import aws
+            return aws
+        case "azure":
+            from . import azure
+            return azure
+        case "gcp":
+            from . import gcp
+            return gcp
+        case _:
+            unknown(cloud, "ModelEndpointArgs.cloud", CLOUDS)
 
 
 def resources_for(machine: MachineType, gpus: int) -> k8s.core.v1.ResourceRequirementsArgsDict:
@@ -114,15 +142,120 @@ def _pod_spec(args: ModelEndpointArgs, service_account: str,
 
 def _autoscaling_metric(args: ModelEndpointArgs) -> k8s.autoscaling.v2.MetricSpecArgsDict:
     scaling = args.options.scaling
-    metric = CONCURRENCY_METRIC if scaling.metric == "concurrency" else INVOCATIONS_METRIC
-    return {"type": "Pods", "pods": {"metric": {"name": metric},
+    return {"type": "Pods", "pods": {"metric": {"name": HPA_METRICS[scaling.metric]},
                                      "target": {"type": "AverageValue", "average_value": f"{scaling.target:g}"}}}
 
 
-def build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
+@dataclass(frozen=True)
+class _Workload:
+    """What the engine's objects share: where they go, what they are called and the pod they run."""
+
+    name: str
+    args: ModelEndpointArgs
+    serving: ClusterServing
+    namespace: str
+    app: str
+    labels: dict[str, str]
+    selector: dict[str, str]
+    pod_labels: dict[str, str]
+    pod_spec: k8s.core.v1.PodSpecArgsDict
+    container: k8s.core.v1.ContainerArgsDict
+    in_namespace: pulumi.ResourceOptions
+    after_identity: pulumi.ResourceOptions
+
+
+def _inference_service(w: _Workload) -> str:
+    """KServe creates the Deployment, Service and autoscaler from this one object; returns its Service."""
+    options = w.args.options
+    k8s.apiextensions.CustomResource(
+        f"{w.name}-inference-service",
+        api_version="serving.kserve.io/v1beta1",
+        kind="InferenceService",
+        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels,
+                  "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment",
+                                  "serving.kserve.io/autoscalerClass": "hpa"}},
+        spec={"predictor": {
+            "minReplicas": options.min_replicas,
+            "maxReplicas": options.max_replicas,
+            "scaleMetric": KSERVE_SCALE_METRICS[options.scaling.metric],
+            "scaleTarget": math.ceil(options.scaling.target),
+            "serviceAccountName": w.app,
+            "nodeSelector": w.pod_spec.get("node_selector"),
+            "tolerations": _camel(tolerations_of(w.pod_spec)),
+            "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [_camel({**dict(w.container), "name": "kserve-container"})],
+            "volumes": _camel(w.pod_spec.get("volumes")),
+        }},
+        opts=w.after_identity)
+    return f"{w.app}-predictor"
+
+
+def _deployment(w: _Workload) -> str:
+    """A hardened Deployment, its ClusterIP Service and a HorizontalPodAutoscaler; returns the Service."""
+    options = w.args.options
+    k8s.apps.v1.Deployment(
+        f"{w.name}-deployment",
+        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels},
+        spec={
+            "replicas": options.min_replicas,
+            "selector": {"match_labels": w.selector},
+            "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
+            "template": {"metadata": {"labels": w.pod_labels}, "spec": w.pod_spec},
+        },
+        # The autoscaler owns the replica count after creation.
+        opts=pulumi.ResourceOptions.merge(w.after_identity, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
+    k8s.core.v1.Service(
+        f"{w.name}-service",
+        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels,
+                  "annotations": w.serving.ingress_settings(w.args).service_annotations},
+        spec={"type": "ClusterIP", "selector": w.selector,
+              "ports": [{"name": "http", "port": 80, "target_port": "http", "protocol": "TCP"}]},
+        opts=w.in_namespace)
+    k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        f"{w.name}-autoscaler",
+        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels},
+        spec={
+            "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": w.app},
+            "min_replicas": options.min_replicas,
+            "max_replicas": options.max_replicas,
+            "metrics": [_autoscaling_metric(w.args)],
+            # GPU replicas are slow to start and expensive to churn: scale down cautiously.
+            "behavior": {"scale_down": {"stabilization_window_seconds": 600,
+                                        "policies": [{"type": "Pods", "value": 1, "period_seconds": 300}]}},
+        },
+        opts=w.in_namespace)
+    return w.app
+
+
+EngineObjects = Callable[[_Workload], str]
+"""Creates the engine's serving objects and returns the name of the Service the Ingress sends to."""
+
+
+def _engine_objects(engine: Engine) -> EngineObjects:
+    match engine:
+        case "deployment":
+            return _deployment
+        case "kserve":
+            return _inference_service
+        case _:
+            unknown(engine, "EndpointOptions.engine", ENGINES)
+
+
+def cluster_builder(cloud: Cloud, engine: Engine) -> EndpointBuilder:
+    """The cluster-mode builder for `cloud` and `engine`, chosen before anything is registered."""
+    serving = cluster_serving(cloud)
+    objects = _engine_objects(engine)
+
+    def build(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
+        return _build_cluster_endpoint(parent, name, args, serving, objects)
+    return build
+
+
+def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, cloud: ClusterServing,
+                            engine_objects: EngineObjects) -> EndpointOutputs:
     assert args.cluster is not None and args.gpu_pool is not None
     options, model = args.options, args.options.model
-    cloud = _cloud(args)
     k8s_opts = pulumi.ResourceOptions(parent=parent, provider=args.cluster.provider)
     namespace = f"serve-{options.name}"
     app = options.name
@@ -138,7 +271,7 @@ def build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpoi
                                                  "pod-security.kubernetes.io/audit": "restricted"}},
         opts=k8s_opts)
     in_ns = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[ns]))
-    identity: WorkloadIdentity = cloud.workload_identity(parent, name, args, namespace, app)
+    identity = cloud.workload_identity(parent, name, args, namespace, app)
     k8s.core.v1.ServiceAccount(
         f"{name}-service-account",
         metadata={"name": app, "namespace": namespace, "labels": labels,
@@ -149,67 +282,12 @@ def build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpoi
     machine = args.gpu_pool.machine
     model_uri = pulumi.Output.concat(args.bucket_url, "/", model.artifact_path)
     container = _container(args, resources_for(machine, options.accelerator.count), model_uri)
-    pod_labels = {**labels, **identity.pod_labels}
     pod_spec = _pod_spec(args, app, container)
     after_identity = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=identity.depends_on))
-
-    if options.engine == "kserve":
-        # KServe creates the Deployment, Service and autoscaler from this one object.
-        k8s.apiextensions.CustomResource(
-            f"{name}-inference-service",
-            api_version="serving.kserve.io/v1beta1",
-            kind="InferenceService",
-            metadata={"name": app, "namespace": namespace, "labels": labels,
-                      "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment",
-                                      "serving.kserve.io/autoscalerClass": "hpa"}},
-            spec={"predictor": {
-                "minReplicas": options.min_replicas,
-                "maxReplicas": options.max_replicas,
-                "scaleMetric": "concurrency" if options.scaling.metric == "concurrency" else "rps",
-                "scaleTarget": math.ceil(options.scaling.target),
-                "serviceAccountName": app,
-                "nodeSelector": pod_spec.get("node_selector"),
-                "tolerations": _camel(tolerations_of(pod_spec)),
-                "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [_camel({**dict(container), "name": "kserve-container"})],
-                "volumes": _camel(pod_spec.get("volumes")),
-            }},
-            opts=after_identity)
-        backend_service = f"{app}-predictor"
-    else:
-        k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={"name": app, "namespace": namespace, "labels": labels},
-            spec={
-                "replicas": options.min_replicas,
-                "selector": {"match_labels": selector},
-                "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
-            },
-            # The autoscaler owns the replica count after creation.
-            opts=pulumi.ResourceOptions.merge(after_identity, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
-        backend_service = app
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": app, "namespace": namespace, "labels": labels,
-                      "annotations": _ingress(cloud, args).service_annotations},
-            spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "http", "port": 80, "target_port": "http", "protocol": "TCP"}]},
-            opts=in_ns)
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-autoscaler",
-            metadata={"name": app, "namespace": namespace, "labels": labels},
-            spec={
-                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": app},
-                "min_replicas": options.min_replicas,
-                "max_replicas": options.max_replicas,
-                "metrics": [_autoscaling_metric(args)],
-                # GPU replicas are slow to start and expensive to churn: scale down cautiously.
-                "behavior": {"scale_down": {"stabilization_window_seconds": 600,
-                                            "policies": [{"type": "Pods", "value": 1, "period_seconds": 300}]}},
-            },
-            opts=in_ns)
+    backend_service = engine_objects(_Workload(
+        name=name, args=args, serving=cloud, namespace=namespace, app=app, labels=labels, selector=selector,
+        pod_labels={**labels, **identity.pod_labels}, pod_spec=pod_spec, container=container,
+        in_namespace=in_ns, after_identity=after_identity))
 
     k8s.policy.v1.PodDisruptionBudget(
         f"{name}-disruption-budget",
@@ -217,7 +295,7 @@ def build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpoi
         spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
         opts=in_ns)
 
-    ingress = _ingress(cloud, args)
+    ingress = cloud.ingress_settings(args)
     k8s.networking.v1.NetworkPolicy(
         f"{name}-network-policy",
         metadata={"name": app, "namespace": namespace, "labels": labels},
@@ -255,12 +333,9 @@ def build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpoi
                            entry_hostname=host)
 
 
-def tolerations_of(pod_spec: k8s.core.v1.PodSpecArgsDict) -> Any:
+def tolerations_of(pod_spec: k8s.core.v1.PodSpecArgsDict) -> pulumi.Input[
+        Sequence[pulumi.Input[k8s.core.v1.TolerationArgsDict]] | None]:
     return pod_spec.get("tolerations")
-
-
-def _ingress(cloud: Any, args: ModelEndpointArgs) -> IngressSettings:
-    return cloud.ingress_settings(args)
 
 
 def _camel(value: Any) -> Any:

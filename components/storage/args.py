@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..catalog.regions import AZURE_PAIRS, Cloud, gcp_dual_region_location, region_problem
+from ..catalog.regions import AZURE_PAIRS, CLOUDS, Cloud, gcp_dual_region_location, region_problem
 from ..common import Environment, Problem
+from ..common.dispatch import unknown
 
 
 class ObjectStoreOptions(BaseModel):
@@ -45,17 +46,25 @@ def storage_problems(cloud: Cloud, region: str, options: ObjectStoreOptions) -> 
         return problems
     if (bad := region_problem(cloud, replica)) is not None:
         problems.append(Problem("replica_region", replica, bad))
-    elif cloud == "azure" and AZURE_PAIRS.get(region) != replica:
-        pair = AZURE_PAIRS.get(region)
-        problems.append(Problem(
-            "replica_region", replica,
-            f"allowed: {pair!r}, the pair of {region!r}; Azure geo-redundant storage replicates "
-            "only to the paired region"))
-    elif cloud == "gcp" and gcp_dual_region_location(region, replica) is None:
-        problems.append(Problem(
-            "replica_region", replica,
-            f"allowed: a region on the same continent as {region!r} (us-*, europe-* or asia-*); "
-            "GCS dual-regions cannot span continents"))
+        return problems
+    match cloud:
+        case "aws":
+            pass  # S3 replication reaches any other region
+        case "azure":
+            if AZURE_PAIRS.get(region) != replica:
+                pair = AZURE_PAIRS.get(region)
+                problems.append(Problem(
+                    "replica_region", replica,
+                    f"allowed: {pair!r}, the pair of {region!r}; Azure geo-redundant storage replicates "
+                    "only to the paired region"))
+        case "gcp":
+            if gcp_dual_region_location(region, replica) is None:
+                problems.append(Problem(
+                    "replica_region", replica,
+                    f"allowed: a region on the same continent as {region!r} (us-*, europe-* or asia-*); "
+                    "GCS dual-regions cannot span continents"))
+        case _:
+            unknown(cloud, "ObjectStoreArgs.cloud", CLOUDS)
     return problems
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ..common.aws_arn import partition
 from ..common.naming import global_name
 from .args import ObjectStoreArgs, StoreOutputs
 from ..common.aws_iam import trust_policy
@@ -25,15 +26,6 @@ class _SecureBucket:
     key_arn: pulumi.Output[str]
     versioning: aws.s3.BucketVersioning
     stateful: list[pulumi.Resource]
-
-
-def partition(region: str) -> str:
-    """The AWS partition of a region (ARNs need it): aws-cn, aws-us-gov or aws."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def _tls_only_policy(bucket_arn: str) -> str:

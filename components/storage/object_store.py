@@ -6,14 +6,30 @@ the per-cloud builder in `aws.py`, `azure.py` or `gcp.py`.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pulumi
 
-from ..catalog.regions import CLOUD_TITLES, region_problem
+from ..catalog.regions import CLOUDS, Cloud, region_problem
 from ..common import Problem, raise_if_any
+from ..common.dispatch import choice_problems, unknown
 from . import aws, azure, gcp
 from .args import ObjectStoreArgs, StoreOutputs, storage_problems
 
-_BUILDERS = {"aws": aws.build, "azure": azure.build, "gcp": gcp.build}
+StoreBuilder = Callable[[pulumi.Resource, str, ObjectStoreArgs], StoreOutputs]
+
+
+def _builder(cloud: Cloud) -> StoreBuilder:
+    """The per-cloud store builder, chosen before anything is registered."""
+    match cloud:
+        case "aws":
+            return aws.build
+        case "azure":
+            return azure.build
+        case "gcp":
+            return gcp.build
+        case _:
+            unknown(cloud, "ObjectStoreArgs.cloud", CLOUDS)
 
 
 class ObjectStore(pulumi.ComponentResource):
@@ -27,17 +43,17 @@ class ObjectStore(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_any(f"invalid ObjectStore {name!r}", choice_problems("ObjectStoreArgs.cloud", args.cloud, CLOUDS))
         problems = [p.under("ObjectStoreArgs.options") for p in storage_problems(args.cloud, args.region, args.options)]
         if (bad := region_problem(args.cloud, args.region)) is not None:
             problems.insert(0, Problem("ObjectStoreArgs.region", args.region, bad))
-        if args.cloud not in CLOUD_TITLES:
-            problems.insert(0, Problem("ObjectStoreArgs.cloud", args.cloud, "allowed: aws, azure or gcp"))
         raise_if_any(f"invalid ObjectStore {name!r}", problems)
+        build = _builder(args.cloud)
 
-        opts = args.environment.tagged(opts)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:storage:ObjectStore", name, None, opts)
 
-        out: StoreOutputs = _BUILDERS[args.cloud](self, name, args)
+        out = build(self, name, args)
         self.cloud = args.cloud
         self.region = args.region
         self.bucket_name = out.bucket_name

@@ -12,22 +12,53 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Callable, Generic, Literal, Sequence, TypedDict, TypeVar, get_args
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..catalog.regions import Cloud, GCP_REGIONS
 from ..common import Environment, Problem
+from ..common.dispatch import unknown
 from .locations import location_problem, nearest_region
 
 Provider = Literal["route53", "traffic_manager", "cloud_dns"]
 Policy = Literal["round_robin", "weighted", "random", "failover", "latency", "geo"]
 
-PROVIDERS: tuple[Provider, ...] = ("route53", "traffic_manager", "cloud_dns")
-POLICIES: tuple[Policy, ...] = ("round_robin", "weighted", "random", "failover", "latency", "geo")
-PROVIDER_TITLES: dict[Provider, str] = {"route53": "Route 53", "traffic_manager": "Traffic Manager",
-                                         "cloud_dns": "Cloud DNS"}
+PROVIDERS: tuple[Provider, ...] = get_args(Provider)
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+
+V = TypeVar("V")
+
+
+class PerProvider(TypedDict, Generic[V]):
+    """A fact per DNS provider (see components.common.dispatch)."""
+
+    route53: V
+    traffic_manager: V
+    cloud_dns: V
+
+
+class PerPolicy(TypedDict, Generic[V]):
+    """A fact per routing policy (see components.common.dispatch)."""
+
+    round_robin: V
+    weighted: V
+    random: V
+    failover: V
+    latency: V
+    geo: V
+
+
+PROVIDER_TITLES: PerProvider[str] = {"route53": "Route 53", "traffic_manager": "Traffic Manager",
+                                     "cloud_dns": "Cloud DNS"}
+
+USES_WEIGHTS: PerPolicy[bool] = {"round_robin": False, "weighted": True, "random": False, "failover": False,
+                                 "latency": False, "geo": False}
+"""Whether the policy answers in proportion to the backends' weights (the others weigh each backend 1)."""
+USES_PRIORITIES: PerPolicy[bool] = {"round_robin": False, "weighted": False, "random": False, "failover": True,
+                                    "latency": False, "geo": False}
+"""Whether the policy orders the backends by priority."""
 
 CONTINENTS = ("AF", "AN", "AS", "EU", "NA", "OC", "SA")
 """Continent codes (Route 53's). They always mean the continent: `SA` is South America and `AS`
@@ -42,7 +73,7 @@ ROUTE53_CHECKER_REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "
 CLOUD_DNS_DEFAULT_PROBE_REGIONS = ("us-east4", "us-central1", "us-west1")
 """Cloud DNS health checks of external endpoints need exactly 3 source regions; these by default."""
 
-PROBE_SPREAD_INTERVALS: dict[Provider, int] = {"route53": 1, "traffic_manager": 1, "cloud_dns": 1}
+PROBE_SPREAD_INTERVALS: PerProvider[int] = {"route53": 1, "traffic_manager": 1, "cloud_dns": 1}
 """Extra probe intervals, per provider, between a backend failing and the provider acting on it.
 
 - Route 53: health checkers in several regions probe independently, unsynchronised; the check
@@ -230,6 +261,10 @@ class TrafficOutputs:
     """Name servers of a created zone, to delegate to."""
 
 
+TrafficBuilder = Callable[[pulumi.Resource, str, GlobalEndpointArgs], TrafficOutputs]
+"""What each provider module's `builder(policy)` returns: registers the provider's resources."""
+
+
 def resolve_backends(options: TrafficOptions,
                      targets: Sequence[tuple[str, Cloud, str, pulumi.Input[str]]]) -> list[Backend]:
     """Backends from (cell name, cloud, region, endpoint hostname), with `options.backends` applied."""
@@ -256,7 +291,7 @@ def assign_priorities(given: Sequence[tuple[str, int | None]]) -> dict[str, int]
 
 def effective_weight(options: TrafficOptions, weight: int) -> int:
     """round_robin and random give every backend weight 1; weighted uses the backend's weight."""
-    return weight if options.policy == "weighted" else 1
+    return weight if USES_WEIGHTS[options.policy] else 1
 
 
 def traffic_problems(options: TrafficOptions, backends: Sequence[BackendTarget]) -> list[Problem]:
@@ -319,12 +354,15 @@ def traffic_problems(options: TrafficOptions, backends: Sequence[BackendTarget])
         problems += _geo_problems(names, settings, title)
 
     # --- provider limits -------------------------------------------------------------------------
-    if provider == "route53":
-        problems += _route53_problems(options, backends, has_ip)
-    elif provider == "traffic_manager":
-        problems += _traffic_manager_problems(options, names, settings, has_ip, priorities)
-    else:
-        problems += _cloud_dns_problems(options, backends, settings, has_ip, priorities)
+    match provider:
+        case "route53":
+            problems += _route53_problems(options, backends, has_ip)
+        case "traffic_manager":
+            problems += _traffic_manager_problems(options, names, settings, has_ip, priorities)
+        case "cloud_dns":
+            problems += _cloud_dns_problems(options, backends, settings, has_ip, priorities)
+        case _:
+            unknown(provider, "TrafficOptions.provider", PROVIDERS)
     if not 1 <= hc.failure_threshold <= 10:
         problems.append(Problem("health_check.failure_threshold", hc.failure_threshold,
                                 f"allowed: 1-10 ({title} limit)"))
@@ -362,8 +400,8 @@ def _route53_problems(options: TrafficOptions, backends: Sequence[BackendTarget]
                                 "allowed: 10 or 30 (Route 53 health checks: request interval 10 s fast or 30 s "
                                 "standard)"))
     if hc.probe_regions:
-        unknown = [r for r in hc.probe_regions if r not in ROUTE53_CHECKER_REGIONS]
-        if unknown or len(set(hc.probe_regions)) < 3:
+        unlisted = [r for r in hc.probe_regions if r not in ROUTE53_CHECKER_REGIONS]
+        if unlisted or len(set(hc.probe_regions)) < 3:
             problems.append(Problem("health_check.probe_regions", hc.probe_regions,
                                     f"allowed: 3 or more Route 53 health checker regions "
                                     f"({', '.join(ROUTE53_CHECKER_REGIONS)}), or [] for all"))
@@ -456,8 +494,8 @@ def _cloud_dns_problems(options: TrafficOptions, backends: Sequence[BackendTarge
                                 "allowed: 30-300 on Cloud DNS (health checks of external endpoints need source "
                                 "regions, and those need check_interval_sec of at least 30)"))
     if hc.probe_regions:
-        unknown = [r for r in hc.probe_regions if r not in GCP_REGIONS]
-        if unknown or len(set(hc.probe_regions)) != 3 or len(hc.probe_regions) != 3:
+        unlisted = [r for r in hc.probe_regions if r not in GCP_REGIONS]
+        if unlisted or len(set(hc.probe_regions)) != 3 or len(hc.probe_regions) != 3:
             problems.append(Problem("health_check.probe_regions", hc.probe_regions,
                                     f"allowed: exactly 3 GCP regions (Cloud DNS health checks of external endpoints "
                                     f"probe from 3 source regions), or [] for "
@@ -470,7 +508,8 @@ def _cloud_dns_problems(options: TrafficOptions, backends: Sequence[BackendTarge
                     "allowed: [] on Cloud DNS; its geolocation routing answers from the Google Cloud region nearest "
                     "the resolver, and each backend is placed at the GCP region nearest its own region"))
     if options.policy in ("geo", "failover"):
-        primary = next((n for n, p in priorities.items() if p == 1), None) if options.policy == "failover" else None
+        primary = (next((n for n, p in priorities.items() if p == 1), None)
+                   if USES_PRIORITIES[options.policy] else None)
         placed: dict[str, str] = {}
         for name, cloud, region, _ in backends:
             if name == primary or location_problem(cloud, region) is not None:

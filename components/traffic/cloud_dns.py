@@ -25,45 +25,73 @@ Policies:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
+from ..common.dispatch import unknown, unsupported
 from ..common.naming import global_name
-from .args import CLOUD_DNS_DEFAULT_PROBE_REGIONS, Backend, GlobalEndpointArgs, TrafficOutputs, assign_priorities, \
-    effective_weight
+from .args import CLOUD_DNS_DEFAULT_PROBE_REGIONS, POLICIES, Backend, GlobalEndpointArgs, Policy, TrafficBuilder, \
+    TrafficOutputs, assign_priorities, effective_weight
 from .locations import nearest_region
+
+RoutingPolicy = Callable[[GlobalEndpointArgs, pulumi.Output[str]], gcp.dns.RecordSetRoutingPolicyArgsDict]
 
 
 def _targets(b: Backend) -> gcp.dns.RecordSetRoutingPolicyWrrHealthCheckedTargetsArgsDict:
     return {"external_endpoints": [b.ip or ""]}
 
 
-def _routing_policy(args: GlobalEndpointArgs,
+def _geos(args: GlobalEndpointArgs, health_check: pulumi.Output[str]) -> gcp.dns.RecordSetRoutingPolicyArgsDict:
+    return {"health_check": health_check, "enable_geo_fencing": False,
+            "geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
+                     for b in args.backends]}
+
+
+def _primary_backup(args: GlobalEndpointArgs,
                     health_check: pulumi.Output[str]) -> gcp.dns.RecordSetRoutingPolicyArgsDict:
-    options, backends = args.options, args.backends
-    if options.policy == "geo":
-        return {"health_check": health_check, "enable_geo_fencing": False,
-                "geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
-                         for b in backends]}
-    if options.policy == "failover":
-        priorities = assign_priorities([(b.name, b.priority) for b in backends])
-        ordered = sorted(backends, key=lambda b: priorities[b.name])
-        primary, backups = ordered[0], ordered[1:]
-        return {"health_check": health_check, "primary_backup": {
-            "primary": _targets(primary),
-            "backup_geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
-                            for b in backups],
-            "trickle_ratio": 0,
-            "enable_geo_fencing_for_backups": False,
-        }}
+    backends = args.backends
+    priorities = assign_priorities([(b.name, b.priority) for b in backends])
+    ordered = sorted(backends, key=lambda b: priorities[b.name])
+    primary, backups = ordered[0], ordered[1:]
+    return {"health_check": health_check, "primary_backup": {
+        "primary": _targets(primary),
+        "backup_geos": [{"location": nearest_region("gcp", b.cloud, b.region), "health_checked_targets": _targets(b)}
+                        for b in backups],
+        "trickle_ratio": 0,
+        "enable_geo_fencing_for_backups": False,
+    }}
+
+
+def _wrrs(args: GlobalEndpointArgs, health_check: pulumi.Output[str]) -> gcp.dns.RecordSetRoutingPolicyArgsDict:
     return {"health_check": health_check,
-            "wrrs": [{"weight": effective_weight(options, b.weight), "health_checked_targets": _targets(b)}
-                     for b in backends]}
+            "wrrs": [{"weight": effective_weight(args.options, b.weight), "health_checked_targets": _targets(b)}
+                     for b in args.backends]}
 
 
-def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+def builder(policy: Policy) -> TrafficBuilder:
+    """The Cloud DNS builder for `policy`, chosen before anything is registered."""
+    routing: RoutingPolicy
+    match policy:
+        case "round_robin" | "weighted" | "random":
+            routing = _wrrs
+        case "geo":
+            routing = _geos
+        case "failover":
+            routing = _primary_backup
+        case "latency":
+            unsupported("TrafficOptions.policy", policy, "Cloud DNS has no latency-based routing; allowed: "
+                        + ", ".join(p for p in POLICIES if p != "latency"))
+        case _:
+            unknown(policy, "TrafficOptions.policy", POLICIES)
+
+    def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+        return _build(parent, name, args, routing)
+    return build
+
+
+def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, routing: RoutingPolicy) -> TrafficOutputs:
     env, options = args.environment, args.options
     hc = options.health_check
     stateful: list[pulumi.Resource] = []
@@ -108,6 +136,6 @@ def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> Traff
         type="A",
         ttl=options.ttl,
         project=args.project,
-        routing_policy=_routing_policy(args, check.id),
+        routing_policy=routing(args, check.id),
         opts=env.child(parent))
     return TrafficOutputs(health_check_ids=[check.id], stateful=stateful, name_servers=name_servers)

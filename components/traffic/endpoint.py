@@ -8,18 +8,38 @@ hands over to `route53.py`, `traffic_manager.py` or `cloud_dns.py`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from pydantic import ValidationError
 
+from ..catalog.regions import CLOUDS
 from ..common import Problem, raise_if_any
+from ..common.dispatch import choice_problems, unknown
 from . import cloud_dns, route53, traffic_manager
-from .args import BackendOptions, GlobalEndpointArgs, TrafficOptions, TrafficOutputs, assign_priorities, \
-    effective_weight, failover_seconds, traffic_problems
+from .args import POLICIES, PROVIDERS, USES_PRIORITIES, BackendOptions, GlobalEndpointArgs, Policy, Provider, \
+    TrafficBuilder, TrafficOptions, assign_priorities, effective_weight, failover_seconds, traffic_problems
 
-_BUILDERS: dict[str, Callable[[pulumi.Resource, str, GlobalEndpointArgs], TrafficOutputs]] = {
-    "route53": route53.build, "traffic_manager": traffic_manager.build, "cloud_dns": cloud_dns.build}
+
+def _builder(provider: Provider, policy: Policy) -> TrafficBuilder:
+    """The provider's builder for the policy, chosen before anything is registered."""
+    match provider:
+        case "route53":
+            return route53.builder(policy)
+        case "traffic_manager":
+            return traffic_manager.builder(policy)
+        case "cloud_dns":
+            return cloud_dns.builder(policy)
+        case _:
+            unknown(provider, "TrafficOptions.provider", PROVIDERS)
+
+
+def _choice_problems(args: GlobalEndpointArgs) -> list[Problem]:
+    """Provider, policy and backend clouds outside their Literals: every other rule looks them up."""
+    return [*choice_problems("GlobalEndpointArgs.options.provider", args.options.provider, PROVIDERS),
+            *choice_problems("GlobalEndpointArgs.options.policy", args.options.policy, POLICIES),
+            *(p for i, b in enumerate(args.backends)
+              for p in choice_problems(f"GlobalEndpointArgs.backends[{i}].cloud", b.cloud, CLOUDS))]
 
 
 def _merged_options(args: GlobalEndpointArgs) -> tuple[TrafficOptions, list[Problem]]:
@@ -50,6 +70,7 @@ class GlobalEndpoint(pulumi.ComponentResource):
     hostname: pulumi.Output[str]
 
     def __init__(self, name: str, args: GlobalEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_any(f"invalid GlobalEndpoint {name!r}", _choice_problems(args))
         options, problems = _merged_options(args)
         targets = [(b.name, b.cloud, b.region, b.ip is not None) for b in args.backends]
         problems += [p.under("GlobalEndpointArgs.options") for p in traffic_problems(options, targets)]
@@ -58,11 +79,12 @@ class GlobalEndpoint(pulumi.ComponentResource):
                                     "required with provider traffic_manager: the resource group of the Traffic "
                                     "Manager profile (and of a created Azure DNS zone)", missing=True))
         raise_if_any(f"invalid GlobalEndpoint {name!r}", problems)
+        build = _builder(options.provider, options.policy)
 
-        opts = args.environment.tagged(opts)
+        opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:traffic:GlobalEndpoint", name, None, opts)
 
-        out = _BUILDERS[options.provider](self, name, args)
+        out = build(self, name, args)
         priorities = assign_priorities([(b.name, b.priority) for b in args.backends])
         self.hostname = pulumi.Output.from_input(options.hostname)
         self.provider = options.provider
@@ -80,6 +102,6 @@ class GlobalEndpoint(pulumi.ComponentResource):
             "failover_seconds": self.failover_seconds,
             "ttl": options.ttl,
             "backends": [{"name": b.name, "weight": effective_weight(options, b.weight),
-                          "priority": priorities[b.name] if options.policy == "failover" else None,
+                          "priority": priorities[b.name] if USES_PRIORITIES[options.policy] else None,
                           "region": b.region} for b in args.backends],
         })

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 
-from ..catalog.regions import AWS_REGIONS, AZURE_REGIONS, GCP_REGIONS, Cloud
+from ..catalog.regions import AWS_REGIONS, AZURE_REGIONS, CLOUDS, GCP_REGIONS, Cloud, PerCloud
+from ..common.dispatch import listed
 
 # (latitude, longitude) of the metro area each region is named after.
-COORDINATES: dict[Cloud, dict[str, tuple[float, float]]] = {
+COORDINATES: PerCloud[dict[str, tuple[float, float]]] = {
     "aws": {
         "us-east-1": (38.9, -77.4), "us-east-2": (40.0, -83.0), "us-west-1": (37.4, -121.9),
         "us-west-2": (45.8, -119.7), "ca-central-1": (45.5, -73.6), "sa-east-1": (-23.5, -46.6),
@@ -53,7 +54,7 @@ COORDINATES: dict[Cloud, dict[str, tuple[float, float]]] = {
 }
 
 # Where a backend may be placed: the regions the library knows per routing cloud.
-_TARGETS: dict[Cloud, tuple[str, ...]] = {"aws": AWS_REGIONS, "azure": AZURE_REGIONS, "gcp": GCP_REGIONS}
+_TARGETS: PerCloud[tuple[str, ...]] = {"aws": AWS_REGIONS, "azure": AZURE_REGIONS, "gcp": GCP_REGIONS}
 
 
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -64,9 +65,9 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def location_problem(cloud: str, region: str) -> str | None:
     """None when `region` of `cloud` has a known location, else what is allowed."""
-    known = COORDINATES.get(cloud)  # type: ignore[call-overload]
-    if known is None:
-        return "allowed: a backend in aws, azure or gcp"
+    if cloud not in CLOUDS:
+        return f"allowed: a backend in {listed(CLOUDS)}"
+    known = COORDINATES[cloud]
     if region in known:
         return None
     return f"allowed: a {cloud} region with a known location ({', '.join(known)})"

@@ -29,13 +29,14 @@ Policies:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from .args import CONTINENTS, DEFAULT_GEO, Backend, GlobalEndpointArgs, TrafficOutputs, assign_priorities, \
-    effective_weight
+from ..common.dispatch import unknown
+from .args import CONTINENTS, DEFAULT_GEO, POLICIES, Backend, GlobalEndpointArgs, Policy, TrafficBuilder, \
+    TrafficOutputs, assign_priorities, effective_weight
 from .locations import nearest_region
 
 
@@ -173,18 +174,26 @@ class _Builder:
                           failover_routing_policies=policy)
 
 
-def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
-    builder = _Builder(parent, name, args)
-    policy = args.options.policy
-    if policy in ("round_robin", "weighted"):
-        builder.weighted()
-    elif policy == "random":
-        builder.random()
-    elif policy == "latency":
-        builder.latency()
-    elif policy == "geo":
-        builder.geo()
-    else:
-        builder.failover()
-    return TrafficOutputs(health_check_ids=[c.id for c in builder.checks.values()], stateful=builder.stateful,
-                          name_servers=builder.name_servers)
+def builder(policy: Policy) -> TrafficBuilder:
+    """The Route 53 builder for `policy`, chosen before anything is registered."""
+    records: Callable[[_Builder], None]
+    match policy:
+        case "round_robin" | "weighted":
+            records = _Builder.weighted
+        case "random":
+            records = _Builder.random
+        case "latency":
+            records = _Builder.latency
+        case "geo":
+            records = _Builder.geo
+        case "failover":
+            records = _Builder.failover
+        case _:
+            unknown(policy, "TrafficOptions.policy", POLICIES)
+
+    def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+        built = _Builder(parent, name, args)
+        records(built)
+        return TrafficOutputs(health_check_ids=[c.id for c in built.checks.values()], stateful=built.stateful,
+                              name_servers=built.name_servers)
+    return build

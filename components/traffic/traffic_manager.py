@@ -24,18 +24,20 @@ tolerates) and the longest probe timeout allowed for the interval (9 s at 10 s, 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pulumi
 import pulumi_azure_native as azure_native
 
+from ..common.dispatch import unknown
 from ..common.naming import global_name
-from .args import CONTINENTS, DEFAULT_GEO, Backend, GlobalEndpointArgs, TrafficOutputs, assign_priorities, \
-    effective_weight
+from .args import CONTINENTS, DEFAULT_GEO, POLICIES, Backend, GlobalEndpointArgs, PerPolicy, Policy, \
+    TrafficBuilder, TrafficOutputs, assign_priorities, effective_weight
 from .locations import nearest_region
 
-ROUTING_METHODS = {"round_robin": "Weighted", "weighted": "Weighted", "random": "MultiValue",
-                   "failover": "Priority", "latency": "Performance", "geo": "Geographic"}
+ROUTING_METHODS: PerPolicy[str] = {"round_robin": "Weighted", "weighted": "Weighted", "random": "MultiValue",
+                                   "failover": "Priority", "latency": "Performance", "geo": "Geographic"}
+"""The profile's `traffic_routing_method` for each policy (geo: of the parent profile)."""
 EXTERNAL = "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
 NESTED = "Microsoft.Network/trafficManagerProfiles/nestedEndpoints"
 TM_DOMAIN = "trafficmanager.net"
@@ -113,23 +115,26 @@ class _Builder:
         self.profiles.append(profile)
         return profile, f"{relative}.{TM_DOMAIN}"
 
-    def build(self) -> tuple[azure_native.trafficmanager.Profile, str]:
-        options, backends = self.options, self.args.backends
-        method = ROUTING_METHODS[options.policy]
-        if options.policy in ("round_robin", "weighted"):
-            endpoints = [self.external(b, weight=effective_weight(options, b.weight)) for b in backends]
-        elif options.policy == "random":
-            return self.profile("profile", self.name, method, [self.external(b, ip_target=True) for b in backends],
-                                max_return=min(len(backends), 8))
-        elif options.policy == "failover":
-            priorities = assign_priorities([(b.name, b.priority) for b in backends])
-            endpoints = [self.external(b, priority=priorities[b.name]) for b in backends]
-        elif options.policy == "latency":
-            endpoints = [self.external(b, location=nearest_region("azure", b.cloud, b.region))
-                         for b in backends]
-        else:
-            return self.geographic()
-        return self.profile("profile", self.name, method, endpoints)
+    def _one(self, endpoints: list[_Endpoint], **extra: Any) -> tuple[azure_native.trafficmanager.Profile, str]:
+        """The one profile of a policy without nested profiles."""
+        return self.profile("profile", self.name, ROUTING_METHODS[self.options.policy], endpoints, **extra)
+
+    def weighted(self) -> tuple[azure_native.trafficmanager.Profile, str]:
+        return self._one([self.external(b, weight=effective_weight(self.options, b.weight))
+                          for b in self.args.backends])
+
+    def random(self) -> tuple[azure_native.trafficmanager.Profile, str]:
+        backends = self.args.backends
+        return self._one([self.external(b, ip_target=True) for b in backends], max_return=min(len(backends), 8))
+
+    def failover(self) -> tuple[azure_native.trafficmanager.Profile, str]:
+        backends = self.args.backends
+        priorities = assign_priorities([(b.name, b.priority) for b in backends])
+        return self._one([self.external(b, priority=priorities[b.name]) for b in backends])
+
+    def latency(self) -> tuple[azure_native.trafficmanager.Profile, str]:
+        return self._one([self.external(b, location=nearest_region("azure", b.cloud, b.region))
+                          for b in self.args.backends])
 
     def geographic(self) -> tuple[azure_native.trafficmanager.Profile, str]:
         backends = self.args.backends
@@ -143,26 +148,49 @@ class _Builder:
                                     [self.external(e, priority=i + 1) for i, e in enumerate(order)])
             nested.append({"name": b.name, "type": NESTED, "endpoint_status": "Enabled", "target_resource_id": child.id,
                            "min_child_endpoints": 1, "geo_mapping": geo_codes(b.geo)})
-        return self.profile("profile", self.name, "Geographic", nested)
+        return self.profile("profile", self.name, ROUTING_METHODS["geo"], nested)
 
 
-def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+def builder(policy: Policy) -> TrafficBuilder:
+    """The Traffic Manager builder for `policy`, chosen before anything is registered."""
+    profiles: Callable[[_Builder], tuple[azure_native.trafficmanager.Profile, str]]
+    match policy:
+        case "round_robin" | "weighted":
+            profiles = _Builder.weighted
+        case "random":
+            profiles = _Builder.random
+        case "failover":
+            profiles = _Builder.failover
+        case "latency":
+            profiles = _Builder.latency
+        case "geo":
+            profiles = _Builder.geographic
+        case _:
+            unknown(policy, "TrafficOptions.policy", POLICIES)
+
+    def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
+        return _build(parent, name, args, profiles)
+    return build
+
+
+def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs,
+           profiles: Callable[[_Builder], tuple[azure_native.trafficmanager.Profile, str]]) -> TrafficOutputs:
     env, options = args.environment, args.options
-    builder = _Builder(parent, name, args)
-    profile, fqdn = builder.build()
+    built = _Builder(parent, name, args)
+    profile, fqdn = profiles(built)
 
     stateful: list[pulumi.Resource] = []
     name_servers: pulumi.Output[Sequence[str]] | None = None
-    zone_group: pulumi.Input[str] = builder.group
+    zone_group: pulumi.Input[str] = built.group
     if options.zone_id is None:
-        zone = azure_native.dns.Zone(f"{name}-zone", zone_name=options.zone, resource_group_name=builder.group,
+        zone = azure_native.dns.Zone(f"{name}-zone", zone_name=options.zone, resource_group_name=built.group,
                                      location="global", zone_type=azure_native.dns.ZoneType.PUBLIC, opts=env.child(parent, stateful=True))
         stateful.append(zone)
         name_servers = zone.name_servers
         zone_name: pulumi.Input[str] = zone.name
     else:
         zone_name = options.zone_id
-        zone_group = args.dns_zone_resource_group_name or builder.group
+        zone_group = args.dns_zone_resource_group_name or built.group
     relative = options.hostname.rstrip(".")[: -len(options.zone.rstrip(".")) - 1]
     azure_native.dns.RecordSet(
         f"{name}-cname",
@@ -173,5 +201,5 @@ def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> Traff
         ttl=options.ttl,
         cname_record={"cname": fqdn},
         opts=env.child(parent, depends_on=[profile]))
-    return TrafficOutputs(health_check_ids=[p.id for p in builder.profiles], stateful=stateful,
+    return TrafficOutputs(health_check_ids=[p.id for p in built.profiles], stateful=stateful,
                           name_servers=name_servers)

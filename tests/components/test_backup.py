@@ -29,6 +29,7 @@ from components.backup import (
     schedule_for,
 )
 from components.backup.aws import BACKUP_ROLE_POLICIES
+from components.common import InputError
 from components.common.field_docs import field_docs
 from tests.conftest import by_urn, of_type, plan_json, run_preflight
 
@@ -246,8 +247,8 @@ def test_schedule_for_dispatches_per_cloud() -> None:
     assert schedule_for("aws", 60) == aws_schedule(60)
     assert schedule_for("azure", 240) == azure_schedule(240)
     assert schedule_for("gcp", 90) == gke_schedule(90)
-    with pytest.raises(ValueError, match="allowed: aws, azure or gcp"):
-        schedule_for("oci", 60)
+    with pytest.raises(InputError, match="allowed: aws, azure or gcp"):
+        schedule_for("oci", 60)  # type: ignore[arg-type]
 
 
 def test_effective_and_copy_rpo() -> None:

@@ -303,7 +303,7 @@ def test_extra_labels_and_taints_reach_eks_and_the_autoscaler(aws_plans: dict[st
     assert inputs["taints"] == [
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"},
         {"key": "dedicated", "value": "research", "effect": "PREFER_NO_SCHEDULE"},
-        {"key": "batch", "value": None, "effect": "NO_EXECUTE"},
+        {"key": "batch", "effect": "NO_EXECUTE"},  # no value: unset, not null
     ]
     tags = _ca_tags(plan, group)
     assert tags[f"{CA}/node-template/label/team"] == "research"

@@ -1,4 +1,4 @@
-"""Tagging is one transformation per front door; nested front doors tag each resource once, with the
+"""Tagging is one transform per front door; nested front doors tag each resource once, with the
 innermost front door's tags winning, exactly as if every level tagged."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class Wrapper(pulumi.ComponentResource):
     """A front door of the user's own, tagging like ours do, with one store inside."""
 
     def __init__(self, name, outer, inner, **extra):
-        super().__init__("user:index:Wrapper", name, None, outer.tagged(None, **extra))
+        super().__init__("user:index:Wrapper", name, None, outer.tagged(self, None, **extra))
         self.store = ObjectStore(f"{name}-store", ObjectStoreArgs(cloud="aws", region="us-east-1", environment=inner,
                                                                   options=ObjectStoreOptions()),
                                  opts=pulumi.ResourceOptions(parent=self))
@@ -58,3 +58,35 @@ def test_nested_front_doors_tag_like_each_level_tagged(tmp_path: Path) -> None:
     assert all(t == {**base, "cell": "c1"} for t in tags["same"])
     # Different tags outside: the store's own win, the outer level's other keys are added.
     assert all(t == {**base, "project": "lake"} for t in tags["differs"])
+
+
+def test_tagging_is_a_transform_not_a_transformation() -> None:
+    """`transforms` (run by the engine, reaching children of packaged components too), never the
+    superseded `transformations`; a front door nested in one with the same tags adds none."""
+    import pulumi
+    from components import Environment
+
+    env = Environment("dev", {"owner": "o", "cost-center": "c"})
+
+    class Door(pulumi.ComponentResource):
+        pass
+
+    outer = Door.__new__(Door)
+    opts = env.tagged(outer, None)
+    assert opts.transforms and len(opts.transforms) == 1 and not opts.transformations
+    inner = env.tagged(Door.__new__(Door), pulumi.ResourceOptions(parent=outer))
+    assert not inner.transforms and not inner.transformations
+
+
+def test_which_types_take_tags_comes_from_the_sdk_classes() -> None:
+    from components.common.tagging import tag_key
+
+    assert tag_key("aws:s3/bucket:Bucket") == "tags"
+    assert tag_key("azure-native:storage:StorageAccount") == "tags"
+    # The resource's args class is BackupInstanceInitArgs: BackupInstanceArgs is an input type.
+    assert tag_key("azure-native:dataprotection:BackupInstance") == "tags"
+    assert tag_key("gcp:storage/bucket:Bucket") == "labels"
+    assert tag_key("gcp:container/cluster:Cluster") == "resourceLabels"
+    assert tag_key("aws:iam/rolePolicyAttachment:RolePolicyAttachment") is None
+    assert tag_key("kubernetes:apps/v1:Deployment") is None
+    assert tag_key("pulumi:providers:aws") is None
