@@ -24,6 +24,9 @@ installed SDKs:
   the SDK's own advisory "can't be known during preview" diagnostic.
 - A policy that raises makes the servicer answer gRPC UNKNOWN; the engine fails
   the preview ("failed to run policy"), so it is an error here, never a pass.
+- Time: one deadline bounds the whole conversation (`AnalyzerSession`); a policy that
+  never returns fails the run naming the call in flight, and the pack and whatever it
+  started never outlive `PackProcess.stop()` (see `packguard`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import functools
 import importlib
 import os
 import queue
+import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -50,6 +55,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from . import packguard
 from .plan import SECRET, UNKNOWN
 
 # Protocol constants (pulumi `sdk/go/common/resource/properties.go`; the same values in
@@ -83,6 +89,24 @@ class AnalyzerError(Exception):
 
 class PolicyConfigError(AnalyzerError):
     """The policy configuration is malformed or fails a policy's config schema (exit 2)."""
+
+
+class PolicyTimeout(AnalyzerError):
+    """The policy phase's overall deadline passed: names the call (and policies) in flight (exit 2)."""
+
+
+class Deadline:
+    """An overall time limit; every call made under it gets at most what remains."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,56 +184,116 @@ def die_with_parent_preexec() -> Any:
 class PackProcess:
     """The policy pack, launched like the CLI does, in its own process group.
 
-    It never outlives `stop()` (SIGINT, then SIGKILL to its whole process group) and,
-    on Linux, dies with the thread that started it (PR_SET_PDEATHSIG).
+    Guaranteed: `stop()` returns within `grace` + about 6 s at worst (each wait in it is
+    bounded; typically it takes a few hundredths of a second after the pack exits),
+    whatever the pack does, even when a process it started keeps its stdout open; after
+    it, neither the pack nor any process it started is left: its process group, its
+    descendants and every process carrying this run's environment marker (see
+    `packguard`) are SIGKILLed, including children that called setsid or daemonized. If
+    preflight itself is SIGKILLed, the pack dies with it (PR_SET_PDEATHSIG, Linux) and
+    the run's watchdog kills the processes the pack started, within a fraction of a
+    second. Not guaranteed: a process that both leaves the pack's group and drops the
+    marker from its environment, once it is no longer the pack's descendant; cleanup
+    after a SIGKILL of the watchdog as well as of preflight; see `packguard` for the
+    complete list.
     """
 
     def __init__(self, pack: PolicyPackProject, env: Mapping[str, str]):
         self.pack = pack
         self._stderr: IO[bytes] = tempfile.TemporaryFile()
         self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._closing = threading.Event()
         self.stdout_extra: list[str] = []
         self.started = time.perf_counter()
         self.port_seconds: float | None = None  # from launch to the port line
+        self.run_token = secrets.token_hex(16)
+        env = {**env, packguard.MARK: self.run_token}
+        # Started before the pack, so it covers the pack from its first instruction.
+        self._watchdog = packguard.start_watchdog(self.run_token)
+        # Our own pipe, read with poll() by the reader thread: a grandchild that keeps the write
+        # end open must not leave a thread blocked in read() (nor a close() blocked behind it).
+        read_fd, write_fd = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 [pack.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(pack.directory)],
-                cwd=pack.directory, env=dict(env), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=self._stderr,
+                cwd=pack.directory, env=env, stdin=subprocess.DEVNULL,
+                stdout=write_fd, stderr=self._stderr,
                 process_group=0, preexec_fn=die_with_parent_preexec(), close_fds=True)
         except OSError as exc:
+            os.close(read_fd)
             self._stderr.close()
+            packguard.release_watchdog(self._watchdog)
             raise AnalyzerError(f"cannot start the policy pack with {pack.python}: {exc}") from exc
+        finally:
+            os.close(write_fd)
+        packguard.tell_watchdog(self._watchdog, self.proc.pid)
+        self._stdout_fd = read_fd
         self._reader = threading.Thread(target=self._drain, name="policy-pack-stdout", daemon=True)
         self._reader.start()
         self._port: int | None = None
 
     def _drain(self) -> None:
-        stdout = self.proc.stdout
-        assert stdout is not None
-        for line in stdout:
-            if self.port_seconds is None:
-                self.port_seconds = time.perf_counter() - self.started
-            self._lines.put(line)
-        self._lines.put(None)
+        """The pack's stdout, line by line, until end of file or until `stop()` says so."""
+        fd = self._stdout_fd
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        pending = b""
+        budget = 64  # reads once stopping: a process flooding the pipe cannot hold stop()
+        try:
+            while budget > 0:
+                closing = self._closing.is_set()
+                if not poller.poll(0 if closing else 50):
+                    if closing:
+                        break
+                    continue
+                if closing:
+                    budget -= 1
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if self.port_seconds is None:
+                        self.port_seconds = time.perf_counter() - self.started
+                    self._lines.put(line + b"\n")
+        except OSError:
+            pass
+        finally:
+            if pending:
+                self._lines.put(pending)
+            self._lines.put(None)
+            os.close(fd)
 
     def port(self, timeout: float = 60.0) -> int:
         """The port the pack listens on: its first stdout line."""
         if self._port is not None:
             return self._port
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AnalyzerError(f"the policy pack printed no port within {timeout:.0f}s"
-                                + self._stderr_hint()) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=0.05)
+                break
+            except queue.Empty:
+                pass
+            if self.exit_status() is not None:
+                # Exited: take what it wrote before (a process it started may hold the pipe open,
+                # so end of file may never come).
+                try:
+                    line = self._lines.get(timeout=0.2)
+                except queue.Empty:
+                    line = None
+                break
+            if time.monotonic() >= deadline:
+                raise AnalyzerError(f"the policy pack printed no port within {timeout:.0f}s"
+                                    + self.stderr_hint())
         if line is None:
             deadline = time.monotonic() + 10
-            status = self._peek_exit()
+            status = self.exit_status()
             while status is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-                status = self._peek_exit()
+                status = self.exit_status()
             raise AnalyzerError(f"the policy pack exited with status {status} before serving"
-                                + self._stderr_hint())
+                                + self.stderr_hint())
         text = line.decode(errors="replace").strip()
         try:
             self._port = int(text)
@@ -222,14 +306,18 @@ class PackProcess:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
 
-    def _stderr_hint(self) -> str:
+    def stderr_size(self) -> int:
+        """Characters of standard error so far (a reused pack's output of one run starts there)."""
+        return len(self.stderr_text())
+
+    def stderr_hint(self) -> str:
         text = self.stderr_text().strip()
         if not text:
             return ""
         tail = "\n".join(text.splitlines()[-25:])
         return f"\npolicy pack output:\n{tail}"
 
-    def _peek_exit(self) -> int | None:
+    def exit_status(self) -> int | None:
         """The pack's exit status (negative: killed by that signal) without reaping it: until we
         reap, its pid and process group id cannot be reused, so killing the group stays safe."""
         if self.proc.returncode is not None:
@@ -242,28 +330,38 @@ class PackProcess:
             return None
         return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGINT, wait, then SIGKILL the process group; reap. Safe to call twice."""
+    def stop(self, grace: float = 1.0) -> None:
+        """End the pack and everything it started. Bounded (no wait without a limit), safe to call twice.
+
+        SIGINT to the pack's process group (the pack's own Ctrl-C path, `server.stop`), up to
+        `grace` seconds for the pack to exit; then, always, SIGKILL to the group and to every
+        other process of the run (descendants that left the group, marked processes) until none
+        is left; reap the pack; end the stdout reader; release the watchdog.
+        """
         proc = self.proc
         try:
-            if proc.returncode is None:
-                if self._peek_exit() is None:
+            if proc.returncode is None:  # not reaped: its pid still names our process group
+                tree = packguard.descendants(proc.pid)  # now, before they are reparented away
+                if self.exit_status() is None:
                     try:
-                        proc.send_signal(signal.SIGINT)
-                    except ProcessLookupError:
+                        os.killpg(proc.pid, signal.SIGINT)
+                    except (ProcessLookupError, PermissionError):
                         pass
                     deadline = time.monotonic() + grace
-                    while self._peek_exit() is None and time.monotonic() < deadline:
+                    while self.exit_status() is None and time.monotonic() < deadline:
                         time.sleep(0.01)
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the pack and anything it started
+                    os.killpg(proc.pid, signal.SIGKILL)  # the pack and anything left in its group
                 except (ProcessLookupError, PermissionError):
                     pass
-                proc.wait(timeout=30)
+                packguard.kill_run(self.run_token, proc.pid, group_is_ours=True, extra=tree)
+                try:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass  # unkillable for now (uninterruptible sleep): never hang the command on it
         finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
-            self._reader.join(timeout=5)
+            self._closing.set()
+            self._reader.join(timeout=1)
             while True:
                 try:
                     line = self._lines.get_nowait()
@@ -271,6 +369,8 @@ class PackProcess:
                     break
                 if line is not None:
                     self.stdout_extra.append(line.decode(errors="replace").rstrip("\n"))
+            packguard.release_watchdog(self._watchdog)
+            self._watchdog = None
 
     def close(self) -> None:
         self._stderr.close()
@@ -627,34 +727,60 @@ def _pack_info(resp: analyzer_pb2.AnalyzerInfo, project: PolicyPackProject) -> P
 
 
 class AnalyzerSession:
-    """One connection to a started pack; the calls the engine makes, in its order."""
+    """One connection to a started pack; the calls the engine makes, in its order.
+
+    `timeout` bounds the whole session from its creation: waiting for the pack's port,
+    connecting and every call. Each call gets at most what remains (`self.timeout`), so
+    a policy that never returns makes its call fail when the deadline passes, and the
+    caller raises `PolicyTimeout` naming the call and the policies it runs.
+    """
 
     def __init__(self, process: PackProcess, timeout: float = 300.0):
         self.process = process
-        self.timeout = timeout
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{process.port()}", options=_CHANNEL_OPTIONS)
+        self.deadline = Deadline(timeout)
+        self.pack_name = str(process.pack.directory)  # its own name once GetAnalyzerInfo answers
         try:
-            grpc.channel_ready_future(self.channel).result(timeout=30)
-        except grpc.FutureTimeoutError:
-            self.channel.close()
-            raise AnalyzerError("cannot connect to the policy pack" + process._stderr_hint()) from None
+            port = process.port(timeout=min(60.0, self.deadline.remaining()))
+        except AnalyzerError:
+            if self.deadline.expired() and process.exit_status() is None:
+                raise self.timed_out("it printed no port yet (still starting, or stuck at import)") from None
+            raise
+        # No `channel_ready_future`: it starts a connectivity poller that makes `close()` wait
+        # about 0.2 s; the first call waits for the connection instead (`wait_for_ready`).
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    @property
+    def timeout(self) -> float:
+        """The timeout for the next call: what remains of the deadline (once it has passed, a
+        token one that fails the call at once). A per-call limit never exceeds it."""
+        return max(self.deadline.remaining(), 0.001)
+
+    def timed_out(self, what: str) -> PolicyTimeout:
+        """The one-line error for a passed deadline; `what` says what was in flight."""
+        return PolicyTimeout(f"policy pack {self.pack_name} did not finish within the "
+                             f"{self.deadline.seconds:g}s limit (--timeout): {what}")
 
     def close(self) -> None:
         self.channel.close()
 
     def _fail(self, call: str, exc: grpc.RpcError) -> AnalyzerError:
         code, details = _rpc_error(exc)
-        return AnalyzerError(f"{call} failed ({code}): {details}" + self.process._stderr_hint())
+        if code == "DEADLINE_EXCEEDED":
+            return self.timed_out(f"it did not answer {call}, a call that runs no policy")
+        return AnalyzerError(f"{call} failed ({code}): {details}" + self.process.stderr_hint())
 
     def start(self, context: StackContext) -> PackInfo:
         pack_dir = str(self.process.pack.directory)
         try:
             self.stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
                 engine_address=ENGINE_ADDRESS, root_directory=pack_dir, program_directory=pack_dir),
-                timeout=self.timeout)
+                timeout=min(30.0, self.timeout), wait_for_ready=True)
         except grpc.RpcError as exc:
-            if _rpc_error(exc)[0] != "UNIMPLEMENTED":
+            code = _rpc_error(exc)[0]
+            if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and not self.deadline.expired():
+                raise AnalyzerError("cannot connect to the policy pack" + self.process.stderr_hint()) from None
+            if code != "UNIMPLEMENTED":
                 raise self._fail("Handshake", exc) from None
         try:
             self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
@@ -669,6 +795,7 @@ class AnalyzerSession:
                               self.process.pack)
         except grpc.RpcError as exc:
             raise self._fail("GetAnalyzerInfo", exc) from None
+        self.pack_name = info.name or self.pack_name
         try:
             info.plugin_version = self.stub.GetPluginInfo(empty_pb2.Empty(), timeout=self.timeout).version
         except grpc.RpcError as exc:
@@ -830,6 +957,41 @@ def _diagnostic(d: analyzer_pb2.AnalyzeDiagnostic, urn: str, resource_type: str,
         resource_type=resource_type, phase=phase)
 
 
+def _policies_run_by(call: str, info: PackInfo, config: Mapping[str, PolicyConfig]) -> list[str]:
+    """The policies the pack runs, one after the other, in one `call` (the Python SDK's servicer):
+    Remediate, the resource policies at level remediate; Analyze, the enabled resource
+    policies; AnalyzeStack, the enabled stack policies. Each decides by itself whether a
+    resource concerns it, so all of them are candidates for any resource."""
+    kind = "stack" if call == "AnalyzeStack" else "resource"
+    names = []
+    for policy in info.policies:
+        level = (config.get(policy.name) or PolicyConfig()).enforcement_level or policy.enforcement_level
+        if level == "disabled" or policy.policy_type not in (kind, "unknown"):
+            continue
+        if call == "Remediate" and level != "remediate":
+            continue
+        names.append(policy.name)
+    return names
+
+
+def _in_flight(call: str, target: str, policies: Sequence[str], others: int = 0) -> str:
+    """What was in flight when the deadline passed, without claiming more than is known: a call
+    runs several policies in turn and only the pack knows which one it is in."""
+    if not policies:
+        running = "with no policy enabled for it"
+    elif len(policies) == 1:
+        running = f"running policy {policies[0]}"
+    else:
+        running = (f"running one of the policies {', '.join(policies)} (the pack runs them in turn; "
+                   "which one is stuck cannot be seen from outside it)")
+    more = f"; {others} more call(s) were unanswered too" if others else ""
+    return f"{call} of {target} was in flight, {running}{more}"
+
+
+def _unanswered(futures: Sequence[Any]) -> int:
+    return sum(1 for f in futures if not f.done() or f.code() != grpc.StatusCode.OK)
+
+
 def analyze_plan(session: AnalyzerSession, info: PackInfo, config: Mapping[str, PolicyConfig],
                  plan: Mapping[str, Any], context: StackContext, window: int = 8) -> Analysis:
     """Remediate (when a policy remediates) and Analyze every resource, then AnalyzeStack."""
@@ -846,6 +1008,9 @@ def analyze_plan(session: AnalyzerSession, info: PackInfo, config: Mapping[str, 
                 resp = session.stub.Remediate(view.analyze_request(r), timeout=session.timeout)
             except grpc.RpcError as exc:
                 code, details = _rpc_error(exc)
+                if code == "DEADLINE_EXCEEDED":
+                    raise session.timed_out(_in_flight("Remediate", f"{r['type']} {r['urn']}",
+                                                       _policies_run_by("Remediate", info, config))) from None
                 if code != "UNIMPLEMENTED":
                     analysis.errors.append(CallError("Remediate", r["urn"], r["type"], code, details))
                 continue
@@ -871,6 +1036,12 @@ def analyze_plan(session: AnalyzerSession, info: PackInfo, config: Mapping[str, 
             resp: analyzer_pb2.AnalyzeResponse = future.result()
         except grpc.RpcError as exc:
             code, details = _rpc_error(exc)
+            if code == "DEADLINE_EXCEEDED":
+                # The oldest call still unanswered: the pack serves calls in order, so this one
+                # was running (the later ones may only have been queued behind a stuck policy).
+                raise session.timed_out(_in_flight(
+                    "Analyze", f"{r['type']} {r['urn']}", _policies_run_by("Analyze", info, config),
+                    _unanswered([f for _, f in pending]))) from None
             analysis.errors.append(CallError("Analyze", r["urn"], r["type"], code, details))
             return
         analysis.not_applicable += len(resp.not_applicable)
@@ -878,12 +1049,16 @@ def analyze_plan(session: AnalyzerSession, info: PackInfo, config: Mapping[str, 
             # The engine always reports a resource's diagnostics under the resource's URN.
             analysis.diagnostics.append(_diagnostic(d, r["urn"], r["type"], "resource", info, severities))
 
-    for r, request in requests():
-        pending.append((r, session.stub.Analyze.future(request, timeout=session.timeout)))
-        if len(pending) >= max(1, window):
+    try:
+        for r, request in requests():
+            pending.append((r, session.stub.Analyze.future(request, timeout=session.timeout)))
+            if len(pending) >= max(1, window):
+                collect(*pending.pop(0))
+        while pending:
             collect(*pending.pop(0))
-    for item in pending:
-        collect(*item)
+    finally:
+        for _, future in pending:
+            future.cancel()
 
     try:
         resp = session.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(
@@ -891,6 +1066,9 @@ def analyze_plan(session: AnalyzerSession, info: PackInfo, config: Mapping[str, 
             timeout=session.timeout)
     except grpc.RpcError as exc:
         code, details = _rpc_error(exc)
+        if code == "DEADLINE_EXCEEDED":
+            raise session.timed_out(_in_flight("AnalyzeStack", f"the whole stack ({len(view.resources)} resources)",
+                                               _policies_run_by("AnalyzeStack", info, config))) from None
         if code != "UNIMPLEMENTED":
             analysis.errors.append(CallError("AnalyzeStack", view.root_urn, STACK_TYPE, code, details))
     else:
@@ -909,7 +1087,10 @@ def _attribute_errors(session: AnalyzerSession, info: PackInfo, config: Mapping[
                       view: _PlanView, errors: list[CallError], final_inputs: Mapping[str, struct_pb2.Struct],
                       limit: int = 10) -> None:
     """Which policy raised? gRPC only carries the exception text, so re-run each failed call
-    with one policy enabled at a time (at most `limit` distinct failures), then restore the config."""
+    with one policy enabled at a time (at most `limit` distinct failures), then restore the config.
+    Under the session's deadline like every call: a policy that never returns here (it may never
+    have run in the original call, which stopped at the raising policy) fails the run with
+    PolicyTimeout naming it."""
     kinds = {"Analyze": "resource", "AnalyzeStack": "stack"}
     candidates = [e for e in errors if e.call in kinds][:limit]
     if not candidates:
@@ -932,8 +1113,18 @@ def _attribute_errors(session: AnalyzerSession, info: PackInfo, config: Mapping[
                         session.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(
                             resources=[view.stack_resource(r, final_inputs.get(r["urn"]))
                                        for r in view.resources]), timeout=session.timeout)
-                except grpc.RpcError:
+                except grpc.RpcError as exc:
+                    if _rpc_error(exc)[0] == "DEADLINE_EXCEEDED":
+                        target = (f"{error.resource_type} {error.urn}" if error.call == "Analyze"
+                                  else f"the whole stack ({len(view.resources)} resources)")
+                        raise session.timed_out(
+                            _in_flight(error.call, target, [policy.name])
+                            + f", re-run alone to find which policy raised ({error.code}: "
+                            f"{(error.message.splitlines() or [''])[0][:200]})"
+                        ) from None
                     error.policies.append(policy.name)
         session.configure(config)
+    except PolicyTimeout:
+        raise
     except (AnalyzerError, KeyError):
         pass  # attribution is a courtesy; the errors stand as they are

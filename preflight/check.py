@@ -8,11 +8,14 @@ start-up overlaps planning, and it never outlives the command.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import yaml
 from rich.console import Console
@@ -38,10 +41,26 @@ from .runtime import PlanResult
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 ORGANIZATION = "organization"  # what a DIY backend reports; the plan uses the same
+# The policy phase's overall limit. A pack answers in about a millisecond per resource and
+# starts in under half a second, so even a large stack on a slow runner needs seconds;
+# minutes mean a stuck policy, and CI should fail naming it rather than wait for its job
+# timeout (without a limit, 8 calls in flight at 300 s each held a run for about an hour).
+DEFAULT_TIMEOUT = 300.0
 
 
 class CheckError(Exception):
-    """The check could not run (no pack, pack failed to start, invalid config): exit 2."""
+    """The check could not run (no pack, pack failed to start, invalid config, timeout): exit 2."""
+
+
+def timeout_seconds(text: str) -> float:
+    """argparse type for --timeout: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def default_pack_dir(project: Project) -> Path:
@@ -143,11 +162,75 @@ class CheckReport:
         }
 
 
+class PackPool:
+    """Policy-pack processes kept across checks in one process, for callers that run many checks
+    (the test suite): a check takes an idle pack launched with the same environment, and gives it
+    back when it ends normally. The protocol allows it: a pack reads the project, stack and config
+    from its environment once, at start, and serves `ConfigureStack`, `Configure` and the analyses
+    again for the next run. `warm()` launches packs ahead, so their start-up (about half a second
+    each) overlaps other work. The CLI checks one stack and uses none (see `pooled_packs`)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, ...], list[PackProcess]] = {}
+
+    @staticmethod
+    def _key(pack: PolicyPackProject, env: Mapping[str, str]) -> tuple[str, ...]:
+        return (str(pack.directory), pack.python, *sorted(f"{k}={v}" for k, v in env.items()))
+
+    def warm(self, project: Project, stack: str, stack_config: StackConfig, pack_dir: Path) -> None:
+        """Launch a pack for a later check of `stack` (errors surface in that check)."""
+        try:
+            pack = load_policy_pack(pack_dir)
+            env = pack_environment(project.name, stack, ORGANIZATION, stack_config.values)
+            self._idle.setdefault(self._key(pack, env), []).append(PackProcess(pack, env))
+        except AnalyzerError:
+            pass
+
+    def take(self, pack: PolicyPackProject, env: Mapping[str, str]) -> PackProcess:
+        idle = self._idle.get(self._key(pack, env), [])
+        while idle:
+            process = idle.pop()
+            if process.proc.poll() is None:
+                return process
+            process.stop()
+            process.close()
+        return PackProcess(pack, env)
+
+    def give_back(self, pack: PolicyPackProject, env: Mapping[str, str], process: PackProcess) -> None:
+        self._idle.setdefault(self._key(pack, env), []).append(process)
+
+    def close(self) -> None:
+        for processes in self._idle.values():
+            for process in processes:
+                process.stop()
+                process.close()
+        self._idle.clear()
+
+
+_POOL: PackPool | None = None
+
+
+@contextlib.contextmanager
+def pooled_packs(pool: PackPool) -> Iterator[PackPool]:
+    """Every `run_check` in the block takes its pack from `pool` and gives it back."""
+    global _POOL
+    previous, _POOL = _POOL, pool
+    try:
+        yield pool
+    finally:
+        _POOL = previous
+
+
 def run_check(project: Project, stack: str, stack_config: StackConfig, pack_dir: Path,
               user_config: Mapping[str, PolicyConfig] | None, plan: Callable[[], PlanResult],
-              timeout: float = 300.0) -> CheckReport:
+              timeout: float = DEFAULT_TIMEOUT) -> CheckReport:
     """Start the pack, plan (overlapping its start-up), then speak the protocol; the pack is
-    always stopped before this returns or raises."""
+    always stopped before this returns or raises.
+
+    `timeout` bounds the policy phase as a whole (from the end of the plan: waiting for the
+    pack's port, every call, attributing errors); when it passes, CheckError names the call
+    in flight and the policies it runs. Stopping the pack afterwards takes a few seconds at most.
+    """
     try:
         pack = load_policy_pack(pack_dir)
     except AnalyzerError as exc:
@@ -155,10 +238,14 @@ def run_check(project: Project, stack: str, stack_config: StackConfig, pack_dir:
     warnings = list(pack.warnings)
     context = StackContext(project.name, stack, ORGANIZATION, dict(stack_config.values),
                            list(stack_config.secret_keys), stack_tags(project))
+    pool = _POOL
+    env = pack_environment(project.name, stack, ORGANIZATION, stack_config.values)
     try:
-        process = PackProcess(pack, pack_environment(project.name, stack, ORGANIZATION, stack_config.values))
+        process = pool.take(pack, env) if pool is not None else PackProcess(pack, env)
     except AnalyzerError as exc:
         raise CheckError(str(exc)) from exc
+    stderr_from = process.stderr_size()
+    finished = False
     try:
         started = time.perf_counter()
         result = plan()
@@ -178,10 +265,15 @@ def run_check(project: Project, stack: str, stack_config: StackConfig, pack_dir:
         except AnalyzerError as exc:
             raise CheckError(str(exc)) from exc
         policy_seconds = time.perf_counter() - started
+        finished = True
     finally:
-        process.stop()
-        output = process.stderr_text()
-        process.close()
+        if pool is not None and finished:
+            output = process.stderr_text()[stderr_from:]
+            pool.give_back(pack, env, process)
+        else:
+            process.stop()
+            output = process.stderr_text()[stderr_from:]
+            process.close()
     if process.stdout_extra:
         output = "\n".join(process.stdout_extra) + ("\n" + output if output else "")
     return CheckReport(project, stack, pack, analysis, plan_seconds, policy_seconds,

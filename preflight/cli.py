@@ -1,6 +1,8 @@
 """`preflight`: plan and check any Pulumi Python stack offline.
 
-Exit codes: 0 ok; 1 a check failed (later commands); 2 configuration or program error.
+Exit codes: 0 ok; 1 a policy or target failed; 2 a user, configuration, program or environment
+error (a message, no traceback); 3 an internal error, a bug in preflight (a one-line report hint;
+the traceback only with --debug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from . import plan as plan_io
 from .analyzer import PolicyConfigError, load_policy_config_file
-from .check import CheckError, default_pack_dir, print_report, run_check
+from .check import DEFAULT_TIMEOUT, CheckError, default_pack_dir, print_report, run_check, timeout_seconds
 from .diff import DiffError, print_diff, run_diff
 from .manifests import write_manifests
 from .project import ProjectError, load_project, load_stack_config
@@ -28,7 +30,8 @@ from .whatif import WhatIfError, analyse
 from .runtime import PlanResult, ProgramError, plan_stack
 from .summary import print_summary
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 class CommandError(Exception):
@@ -141,7 +144,8 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         stack_config = load_stack_config(project, args.stack)
         pack_dir = args.policy_pack if args.policy_pack is not None else default_pack_dir(project)
         user_config = load_policy_config_file(args.policy_config) if args.policy_config else None
-        report = run_check(project, args.stack, stack_config, pack_dir, user_config, lambda: _plan(args, err))
+        report = run_check(project, args.stack, stack_config, pack_dir, user_config, lambda: _plan(args, err),
+                           timeout=args.timeout)
     except (ProjectError, CheckError, PolicyConfigError) as exc:
         raise CommandError(str(exc)) from exc
     print_report(report, out, err, debug=args.debug)
@@ -201,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="policy config JSON, as for `pulumi preview --policy-pack-config`")
     p.add_argument("--json", type=Path, help="write the report (diagnostics, errors, timing) as JSON here")
     p.add_argument("--sarif", type=Path, help="write SARIF 2.1.0 here (GitHub code scanning)")
+    p.add_argument("--timeout", type=timeout_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"limit for the whole policy phase, after the plan (default: {DEFAULT_TIMEOUT:g} seconds). "
+                        "A pack answers in about a millisecond per resource, so minutes mean a stuck "
+                        "policy: the run then fails (exit 2) naming the call and policies in flight, "
+                        "instead of waiting for the CI job's own timeout")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("diff", help="plan at a git ref and in the work tree; show what changes")
     _common(p)
@@ -210,6 +219,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What each path argument must be, checked before any work: "dir" and "file" are read,
+# "out-file" is written, "out-dir" is filled (created with its parents when missing).
+_PATH_KINDS = {"cwd": "dir", "policy_pack": "dir", "prices": "file", "policy_config": "file",
+               "json": "out-file", "sarif": "out-file"}
+
+
+def path_kind(command: str, dest: str) -> str | None:
+    """What the path argument `dest` of `command` must be (None: not a path argument)."""
+    if dest == "out":
+        return "out-dir" if command == "manifests" else "out-file"
+    return _PATH_KINDS.get(dest)
+
+
+def _path_problem(path: Path, kind: str) -> str | None:
+    if kind == "dir":
+        return None if path.is_dir() else "not a directory" if path.exists() else "no such directory"
+    if kind == "file":
+        if not path.exists():
+            return "no such file"
+        if path.is_dir():
+            return "a directory, not a file"
+        return None if os.access(path, os.R_OK) else "not readable"
+    if kind == "out-file":
+        if path.is_dir():
+            return "a directory; give the path of a file to write"
+        parent = path.parent
+        if not parent.is_dir():
+            return f"its directory {parent} {'is not a directory' if parent.exists() else 'does not exist'}"
+        if path.exists():
+            return None if os.access(path, os.W_OK) else "not writable"
+        return None if os.access(parent, os.W_OK | os.X_OK) else f"its directory {parent} is not writable"
+    existing = path  # "out-dir": the nearest existing ancestor must be a writable directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return "a file, not a directory" if existing == path else f"{existing} is a file, not a directory"
+    return None if os.access(existing, os.W_OK | os.X_OK) else f"{existing} is not writable"
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse unusable path arguments (exit 2) before anything is planned, started or written."""
+    for dest, value in sorted(vars(args).items()):
+        kind = path_kind(args.command, dest)
+        if kind is None or value is None:
+            continue
+        problem = _path_problem(Path(value), kind)
+        if problem is not None:
+            raise CommandError(f"--{dest.replace('_', '-')} {value}: {problem}")
+
+
+def _internal_error(exc: Exception, args: argparse.Namespace, err: Console) -> int:
+    """A bug in preflight: one line and a report hint; the traceback only with --debug."""
+    if getattr(args, "debug", False):
+        err.print(escape("".join(traceback.format_exception(exc))), highlight=False)
+    err.print(f"[bold red]internal error:[/bold red] {escape(f'{type(exc).__name__}: {exc}')}",
+              highlight=False, soft_wrap=True)
+    err.print("this is a bug in preflight, not in your stack: please report it with the command and "
+              + ("the traceback above" if getattr(args, "debug", False) else "its output with --debug"),
+              highlight=False, soft_wrap=True)
+    return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -217,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     func: Callable[[argparse.Namespace, Console, Console], int] = args.func
     try:
+        check_paths(args)
         return func(args, out, err)
     except CommandError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -224,15 +296,30 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code: Any = exc.code
         return code if isinstance(code, int) else EXIT_ERROR
+    except OSError as exc:
+        # The machine, not preflight: a disk that filled up, a file removed or locked meanwhile.
+        if getattr(args, "debug", False):
+            err.print(escape("".join(traceback.format_exception(exc))), highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - every other failure is preflight's own bug
+        return _internal_error(exc, args, err)
 
 
 def run() -> None:
     # A one-shot process: no cyclic garbage collection at all, not even the deferred one a
-    # plan would otherwise pay when collection resumes (see fastpath.cyclic_gc_paused).
+    # plan would otherwise pay when collection resumes (see runtime.cyclic_gc_paused).
     gc.disable()
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # caught here, not in main(): a test run in-process stays interruptible
+        print("interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (`preflight plan prod | head`): nothing left to tell anyone
+            pass
     # The SDK leaves per-thread event loops behind; letting the interpreter collect them at
     # exit prints "Exception ignored" noise. Nothing is left to clean up, so leave at once.
     os._exit(code)

@@ -13,19 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import struct_pb2
-from pulumi.runtime import rpc
 
 from .monitor import STACK_TYPE, Recording, Registration
+from .protocol import ARCHIVE_SIG, ASSET_SIG, OUTPUT_SIG, RESOURCE_SIG, SECRET_SIG, SIG_KEY
+from .protocol import UNKNOWN as UNKNOWN_SENTINEL
 
 UNKNOWN = "<unknown>"
 SECRET = "<secret>"
 
-_SIG = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
-_SECRET_SIG = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
-_RESOURCE_SIG = rpc._special_resource_sig  # pyright: ignore[reportPrivateUsage]
-_OUTPUT_SIG = rpc._special_output_value_sig  # pyright: ignore[reportPrivateUsage]
-_ASSET_SIG = rpc._special_asset_sig  # pyright: ignore[reportPrivateUsage]
-_ARCHIVE_SIG = rpc._special_archive_sig  # pyright: ignore[reportPrivateUsage]
 
 
 def value_to_json(value: struct_pb2.Value) -> Any:
@@ -38,7 +33,7 @@ def value_to_json(value: struct_pb2.Value) -> Any:
         n = value.number_value
         return int(n) if n.is_integer() else n
     if kind == "string_value":
-        return UNKNOWN if value.string_value == rpc.UNKNOWN else value.string_value
+        return UNKNOWN if value.string_value == UNKNOWN_SENTINEL else value.string_value
     if kind == "list_value":
         return [value_to_json(v) for v in value.list_value.values]
     return struct_to_json(value.struct_value)
@@ -46,19 +41,19 @@ def value_to_json(value: struct_pb2.Value) -> Any:
 
 def struct_to_json(struct: struct_pb2.Struct) -> Any:
     fields = struct.fields
-    if _SIG in fields:
-        sig = fields[_SIG].string_value
-        if sig == _SECRET_SIG:
+    if SIG_KEY in fields:
+        sig = fields[SIG_KEY].string_value
+        if sig == SECRET_SIG:
             return SECRET
-        if sig == _RESOURCE_SIG:
+        if sig == RESOURCE_SIG:
             return value_to_json(fields["urn"])
-        if sig == _OUTPUT_SIG:
+        if sig == OUTPUT_SIG:
             if fields["secret"].bool_value if "secret" in fields else False:
                 return SECRET
             return value_to_json(fields["value"]) if "value" in fields else UNKNOWN
-        if sig in (_ASSET_SIG, _ARCHIVE_SIG):
-            kind = "asset" if sig == _ASSET_SIG else "archive"
-            return {kind: {k: value_to_json(v) for k, v in sorted(fields.items()) if k != _SIG}}
+        if sig in (ASSET_SIG, ARCHIVE_SIG):
+            kind = "asset" if sig == ASSET_SIG else "archive"
+            return {kind: {k: value_to_json(v) for k, v in sorted(fields.items()) if k != SIG_KEY}}
     return {k: value_to_json(v) for k, v in sorted(fields.items()) if not k.startswith("__")}
 
 

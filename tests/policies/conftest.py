@@ -1,23 +1,22 @@
-"""Run `preflight check` over the policy fixture programs and the shipped stacks, all at once.
+"""Run `preflight check` over the policy fixture programs and the shipped stacks, once per session.
 
-Every run is a separate `python -m preflight check` process, like CI's. They are independent, so
-a session fixture starts them together on a thread pool and the tests read the JSON reports.
+Each run is the real command (in this process, its plan shared with other tests through the
+session's plan cache; the pack in its own process, as under the CLI); the tests read the JSON
+reports.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO
+from preflight.check import PackPool, pooled_packs
+from preflight.project import load_project, load_stack_config
+from tests.conftest import FIXTURES, REPO, run_preflight
 
 PACK = REPO / "policies"
 PROGRAMS = FIXTURES / "policy_programs"
@@ -80,24 +79,27 @@ RUNS: list[Run] = [
 def _check(run: Run, tmp: Path) -> Result:
     name = run.key.replace("/", "_").replace("+", "_")
     report_path = tmp / f"{name}.json"
-    args = [sys.executable, "-m", "preflight", "check", run.stack, "--cwd", str(run.project),
-            "--policy-pack", str(PACK), "--json", str(report_path)]
+    args: list[str | Path] = ["check", run.stack, "--cwd", run.project, "--policy-pack", PACK, "--json", report_path]
     if run.policy_config is not None:
         config_path = tmp / f"{name}.policy-config.json"
         config_path.write_text(json.dumps(run.policy_config))
-        args += ["--policy-config", str(config_path)]
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+        args += ["--policy-config", config_path]
+    proc = run_preflight(*args)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     return Result(run, proc.returncode, proc.stdout, proc.stderr, report)
 
 
 @pytest.fixture(scope="session")
 def checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
-    """Every run's result by key (`area/stack`, `shipped/prod`, ...)."""
+    """Every run's result by key (`area/stack`, `shipped/prod`, ...). The packs are launched ahead,
+    together, and runs of the same stack share one (`check.PackPool`)."""
     tmp = tmp_path_factory.mktemp("policy-checks")
-    # Largest first: the prod plans dominate the wall time.
-    ordered = sorted(RUNS, key=lambda r: (r.project != REPO and "broken" not in r.key, r.key))
-    workers = max(2, min(8, os.cpu_count() or 2))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda r: _check(r, tmp), ordered))
-    return {r.run.key: r for r in results}
+    pool = PackPool()
+    try:
+        for run in RUNS:
+            project = load_project(run.project)
+            pool.warm(project, run.stack, load_stack_config(project, run.stack), PACK)
+        with pooled_packs(pool):
+            return {run.key: _check(run, tmp) for run in RUNS}
+    finally:
+        pool.close()

@@ -304,3 +304,33 @@ def test_the_pack_dies_with_preflight(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_pooled_pack_serves_several_runs_of_one_stack_like_fresh_packs(tmp_path: Path) -> None:
+    """The test suite's `PackPool`: one pack, launched once, answers runs with different policy
+    configs exactly as a fresh pack per run does (the protocol lets `Configure` come again)."""
+    from preflight.check import PackPool, pooled_packs
+
+    pack_dir = pack(tmp_path, "basic")
+    configs = [{"s3-bucket-versioning": "disabled"}, {"all": "mandatory"}, {}]
+
+    def reports() -> list[tuple[int, list[Any]]]:
+        found = []
+        for doc in configs:
+            out = tmp_path / "pooled.json"
+            proc = run_preflight("check", "dev", "--cwd", PROGRAM, "--policy-pack", pack_dir, "--json", out,
+                                 "--policy-config", config_file(tmp_path, doc))
+            found.append((proc.returncode, json.loads(out.read_text())["diagnostics"]))
+        return found
+
+    fresh = reports()
+    pool = PackPool()
+    try:
+        with pooled_packs(pool):
+            pooled = reports()
+            assert len(pack_processes(pack_dir)) == 1, "one pack served every run"
+    finally:
+        pool.close()
+    assert pooled == fresh
+    assert [code for code, _ in fresh] == [0, 1, 1]
+    assert not pack_processes(pack_dir)
