@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import pulumi
 import pulumi.runtime
@@ -27,14 +27,30 @@ from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 _CELL: TypeAdapter[Cell] = TypeAdapter(Cell)
 CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
 
-_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup"}
+_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup", "secrets"}
+SECRET_KEYS = {"secrets"}
+SECRET_SHOWN = "<secret>"
+"""What a message shows in place of a secret key's value."""
+"""The keys that may hold `secure:` values (see EnvironmentSpec.secrets)."""
 
 
-def _all_config(namespace: str) -> dict[str, str]:
-    """Every config key of `namespace`, as the engine passed them to the program."""
-    merged: dict[str, Any] = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+def _all_config(namespace: str) -> tuple[dict[str, str], set[str]]:
+    """Every config key of `namespace` as the engine passed them to the program, and which of them
+    hold a `secure:` value.
+
+    The SDK has no public call that lists config keys. The CLI's language host hands the program
+    its whole config in `PULUMI_CONFIG` (`pulumi.runtime.get_config_env()`), which lists every key
+    so that misspelled ones are found; the keys the spec knows are also read one by one through
+    `pulumi.Config`, which sees config set in-process too (the Automation API's inline programs).
+    The engine marks a key secret when any value in it is `secure:`."""
     prefix = f"{namespace}:"
-    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+    found = {k[len(prefix):]: str(v) for k, v in pulumi.runtime.get_config_env().items() if k.startswith(prefix)}
+    config = pulumi.Config(namespace)
+    for key in (*_TEXT_KEYS, *_OBJECT_KEYS):
+        value = config.get(key)
+        if value is not None:
+            found[key] = value
+    return found, {key for key in found if pulumi.runtime.is_config_secret(f"{prefix}{key}")}
 
 
 def key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
@@ -74,11 +90,17 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 def _problem(namespace: str, error: Mapping[str, Any]) -> Problem:
     loc = tuple(error["loc"])
     kind = error["type"]
+    if loc[-1:] == ("[key]",):  # a mapping's key failed its pattern: the key is the path and the value
+        loc = loc[:-1]
+    elif loc[:1] == ("secrets",):
+        # Never echo a secret: say what is wrong with the value, not what it is.
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return Problem(key_path(namespace, loc), SECRET_SHOWN, f"allowed: {message[0].lower()}{message[1:]}")
     if kind == "missing":
         return Problem(key_path(namespace, loc), None, "required", missing=True)
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
-        allowed = ", ".join(model.model_fields) if model else "see the README"
+        allowed = ", ".join(model.model_fields) if model else "see docs/components.md"
         return Problem(key_path(namespace, loc), error["input"], f"unknown key; allowed keys here: {allowed}")
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         got = error["input"].get("cloud") if isinstance(error["input"], dict) else error["input"]
@@ -95,11 +117,12 @@ def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> lis
     if not isinstance(raw_cells, list):
         return []
     problems: list[Problem] = []
-    names = Counter(c.get("name") for c in raw_cells if isinstance(c, dict))
+    # Only text names count: any other value (a list, a mapping) is a field error of its own.
+    names = Counter(c["name"] for c in raw_cells if isinstance(c, dict) and isinstance(c.get("name"), str))
     seen: set[Any] = set()
     for i, raw in enumerate(raw_cells):
         path = key_path(namespace, ("cells", i))
-        name = raw.get("name") if isinstance(raw, dict) else None
+        name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
         if name is not None and names[name] > 1 and name in seen:
             problems.append(Problem(f"{path}.name", name, "allowed: a name no other cell uses"))
         seen.add(name)
@@ -180,12 +203,62 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
     return problems
 
 
-def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> EnvironmentSpec:
-    """Validate raw config strings (key without namespace -> engine string) into a spec."""
+TIERS = ("dev", "staging", "prod")
+ALLOW_MISMATCH = "allow_environment_mismatch"
+_TEXT_KEYS = ("environment", ALLOW_MISMATCH)
+
+
+def _tier_problems(namespace: str, stack: str, data: Mapping[str, Any]) -> list[Problem]:
+    """A stack named after a tier runs as that tier unless `allow_environment_mismatch` names the
+    stack (see EnvironmentSpec.allow_environment_mismatch): a stack file copied from dev to prod
+    must not deploy prod with dev's defaults, unprotected."""
+    environment, allowance = data.get("environment"), data.get(ALLOW_MISMATCH)
     problems: list[Problem] = []
+    if allowance is not None and allowance != stack:
+        problems.append(Problem(f"{namespace}:{ALLOW_MISMATCH}", allowance,
+                                f"allowed: this stack's own name ({stack!r}), so the allowance does not travel "
+                                "with a stack file copied to another stack"))
+    if stack in TIERS and environment in TIERS and environment != stack and allowance != stack:
+        problems.append(Problem(
+            f"{namespace}:environment", environment,
+            f"allowed: {stack!r}, the tier stack {stack!r} is named after: the tier drives the secure defaults "
+            f"(prod protects and retains stateful resources); to run stack {stack!r} as {environment!r} on "
+            f"purpose, also set {namespace}:{ALLOW_MISMATCH}: {stack}"))
+    return problems
+
+
+def _secret_problems(namespace: str, raw_config: Mapping[str, str], secret_keys: Collection[str]) -> list[Problem]:
+    """A `secure:` value outside `aiinfra:secrets`, or a plain one inside it. Values of secret keys
+    are never shown."""
+    problems = [Problem(f"{namespace}:{key}", SECRET_SHOWN,
+                        f"allowed: no `secure:` value under {namespace}:{key}: it decides resource names, regions "
+                        "and counts, which Pulumi records in plaintext (names, URNs, state), so a secret there "
+                        f"cannot stay secret; put the value under {namespace}:secrets.<name> instead")
+                for key in sorted(secret_keys) if key not in SECRET_KEYS and key in raw_config]
+    for key in sorted(SECRET_KEYS):
+        if key in raw_config and key not in secret_keys:
+            try:
+                names = sorted(json.loads(raw_config[key]))
+            except (json.JSONDecodeError, TypeError):
+                names = []
+            problems.append(Problem(f"{namespace}:{key}", names or "a plain value",
+                                    f"allowed: `secure:` values only; set each with `pulumi config set --secret "
+                                    f"--path '{namespace}:{key}.<name>' <value>`"))
+    return problems
+
+
+def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str],
+               secret_keys: Collection[str] = ()) -> EnvironmentSpec:
+    """Validate raw config strings (key without namespace -> engine string) into a spec.
+
+    `secret_keys`: the keys the engine marks secret (a `secure:` value somewhere in them). A secret
+    key other than `secrets` is refused without being read, so no message can show its value."""
+    problems: list[Problem] = _secret_problems(namespace, raw_config, secret_keys)
     data: dict[str, Any] = {}
-    allowed_keys = ["environment", *sorted(_OBJECT_KEYS)]
+    allowed_keys = [*_TEXT_KEYS, *sorted(_OBJECT_KEYS)]
     for key, text in sorted(raw_config.items()):
+        if key in secret_keys and key not in SECRET_KEYS:
+            continue
         if key not in allowed_keys:
             problems.append(Problem(f"{namespace}:{key}", text, f"unknown key; allowed keys: {', '.join(allowed_keys)}"))
         elif key in _OBJECT_KEYS:
@@ -195,8 +268,9 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
                 problems.append(Problem(f"{namespace}:{key}", text, "allowed: a structured value (a YAML mapping or list)"))
         else:
             data[key] = text
+    problems += _tier_problems(namespace, stack, data)
     if "environment" not in data:
-        if stack in ("dev", "staging", "prod"):
+        if stack in TIERS:
             data["environment"] = stack
         else:
             problems.append(Problem(f"{namespace}:environment", None,
@@ -208,6 +282,8 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
         spec = EnvironmentSpec.model_validate(data)
     except ValidationError as exc:
         problems += [_problem(namespace, e) for e in exc.errors()]
+    refused = {f"{namespace}:{key}" for key in secret_keys if key not in SECRET_KEYS}
+    problems = [p for p in problems if not (p.missing and p.path in refused)]  # refused above, not missing
     problems += _cell_rule_problems(namespace, data.get("cells"), str(data.get("environment")))
     if spec is not None:
         problems += _environment_rule_problems(namespace, spec)
@@ -219,4 +295,5 @@ def parse_spec(namespace: str, stack: str, raw_config: Mapping[str, str]) -> Env
 def load_spec() -> EnvironmentSpec:
     """The spec of the running stack; raises InputError (no traceback) listing every problem."""
     namespace = pulumi.get_project()
-    return parse_spec(namespace, pulumi.get_stack(), _all_config(namespace))
+    raw, secret_keys = _all_config(namespace)
+    return parse_spec(namespace, pulumi.get_stack(), raw, secret_keys)

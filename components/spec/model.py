@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ..catalog.regions import region_problem
 from ..backup.args import BackupOptions
@@ -21,6 +22,7 @@ from ..traffic.args import TrafficOptions
 from ..storage import ObjectStoreOptions
 
 CELL_NAME = r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$"
+SECRET_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
 _PORTABLE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -140,10 +142,27 @@ class EnvironmentSpec(_Strict):
     """The whole environment: its name, tags, cells and targets."""
 
     environment: Literal["dev", "staging", "prod"]
-    """Environment tier. Drives secure defaults: prod protects and retains stateful resources."""
+    """Environment tier. Drives secure defaults: prod protects and retains stateful resources.
+    Default: the stack's name when it is dev, staging or prod; required otherwise. A stack named
+    after a tier may not set another one unless `allow_environment_mismatch` says so."""
+
+    allow_environment_mismatch: str | None = None
+    """This stack's own name, to let a stack named after a tier (`dev`, `staging`, `prod`) run
+    with another `environment` on purpose, e.g. a stack named `prod` that rehearses with dev
+    defaults. Without it the mismatch is an error: the tier drives the secure defaults, and a
+    stack file copied from dev to prod must not deploy prod unprotected. The value is the stack's
+    name, not `true`, so the allowance does not travel with a stack file copied to another stack.
+    Default: no mismatch allowed."""
 
     tags: Tags
     """Tags for every taggable resource; see Tags."""
+
+    secrets: dict[Annotated[str, Field(pattern=SECRET_NAME)], SecretStr] = {}
+    """Named secret values, the only place in the spec a `secure:` value may live: set each with
+    `pulumi config set --secret --path 'aiinfra:secrets.<name>' <value>`. Components receive them
+    through `secret(name)`, as Pulumi secrets, so every input made from one is a secret too. Other
+    keys decide names, regions and counts, which Pulumi records in plaintext (resource names,
+    URNs, state), so a secure value there is refused. Default: none."""
 
     cells: list[Cell] = Field(min_length=1)
     """One cell per cloud and region. At least one."""
@@ -158,6 +177,10 @@ class EnvironmentSpec(_Strict):
     backup: BackupOptions | None = None
     """Backups of every cell: RPO, retention, copy region, immutability (cells may override).
     Default: no backups."""
+
+    def secret(self, name: str) -> pulumi.Output[str]:
+        """The secret `name` of `aiinfra:secrets`, as a Pulumi secret."""
+        return pulumi.Output.secret(self.secrets[name].get_secret_value())
 
     def cell_backup(self, cell: "AwsCell | AzureCell | GcpCell") -> BackupOptions | None:
         """The cell's effective backup options: the environment's, overridden by the cell's."""
