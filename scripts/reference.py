@@ -1,18 +1,25 @@
-"""Generate the README's component reference from the code: every args field with its type and
-documented default, every options model, and each component's outputs.
+"""Generate the reference parts of docs/ from the code, so they cannot drift.
 
-    python scripts/reference.py            # print the reference
-    python scripts/reference.py --write    # rewrite the README block between the markers
+- docs/components.md, between `<!-- reference:start -->` and `<!-- reference:end -->`: every
+  component's args fields with type and documented default, every options model, and the outputs.
+- docs/policies.md, between `<!-- rules:start -->` and `<!-- rules:end -->`: every rule of the
+  policy pack in policies/, with its kind, enforcement level, severity and settings.
 
-A test fails when the README block differs from this output, so the tables cannot drift.
+    python scripts/reference.py            # print the components reference
+    python scripts/reference.py --rules    # print the policy rules table
+    python scripts/reference.py --write    # rewrite both blocks in docs/
+
+tests/test_docs.py fails when a block differs from this output.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -21,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from components.common.field_docs import field_docs  # noqa: E402 - after the path is set
 
-START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+COMPONENTS_DOC = REPO / "docs" / "components.md"
+POLICIES_DOC = REPO / "docs" / "policies.md"
 
 
 def _components() -> list[tuple[type, type, list[type[BaseModel]]]]:
@@ -86,7 +94,7 @@ def _outputs(component: type) -> str:
 def reference() -> str:
     lines: list[str] = []
     for component, args, models in _components():
-        lines += [f"#### {component.__name__} (`{component.__module__.rsplit('.', 1)[0]}`)", ""]
+        lines += [f"### {component.__name__} (`{component.__module__.rsplit('.', 1)[0]}`)", ""]
         summary = (inspect.getdoc(component) or "").split("\n\n", 1)[0]
         lines += [_cell(summary), ""]
         lines += _dataclass_table(args) + [""]
@@ -97,15 +105,63 @@ def reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _setting_text(name: str, schema: dict[str, Any]) -> str:
+    default = schema.get("default")
+    if isinstance(default, list) and len(default) > 4:
+        return f"`{name}` ({len(default)} entries)"
+    return f"`{name}` = `{json.dumps(default)}`"
+
+
+def policy_reference() -> str:
+    """One row per rule of the pack in policies/, in the pack's order (grouped by area)."""
+    policies_dir = str(REPO / "policies")
+    if policies_dir not in sys.path:
+        sys.path.insert(0, policies_dir)
+    rules = importlib.import_module("rules")  # the pack's own package: policies/rules/
+    lines = ["| rule | area | kind | level | severity | settings (default) | what it requires |",
+             "|---|---|---|---|---|---|---|"]
+    for area, policies in rules.AREAS.items():
+        for policy in policies:
+            kind = "stack" if type(policy).__name__ == "StackValidationPolicy" else "resource"
+            level = getattr(policy.enforcement_level, "value", policy.enforcement_level)
+            severity = getattr(policy.severity, "value", policy.severity)
+            schema = policy.config_schema.properties if policy.config_schema is not None else {}
+            settings = ", ".join(_setting_text(k, v) for k, v in (schema or {}).items()) or "none"
+            lines.append(f"| `{policy.name}` | {area} | {kind} | {level} | {severity} | {_cell(settings)} "
+                         f"| {_cell(policy.description)} |")
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: list[tuple[Path, str, Callable[[], str]]] = [
+    (COMPONENTS_DOC, "reference", reference),
+    (POLICIES_DOC, "rules", policy_reference),
+]
+"""(file, marker name, generator): each file holds `<!-- NAME:start -->` ... `<!-- NAME:end -->`."""
+
+
+def block(path: Path, name: str) -> str:
+    """The text between the markers `name` in `path`."""
+    content = path.read_text(encoding="utf-8")
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    return content.split(start, 1)[1].split(end, 1)[0]
+
+
+def write_block(path: Path, name: str, text: str) -> None:
+    content = path.read_text(encoding="utf-8")
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    head, rest = content.split(start, 1)
+    path.write_text(head + start + text + end + rest.split(end, 1)[1], encoding="utf-8")
+
+
 def main() -> None:
-    text = reference()
     if "--write" in sys.argv:
-        readme = REPO / "README.md"
-        content = readme.read_text()
-        start, end = content.index(START) + len(START), content.index(END)
-        readme.write_text(content[:start] + "\n" + text + content[end:])
+        for path, name, generate in BLOCKS:
+            write_block(path, name, generate())
+            print(f"wrote {path.relative_to(REPO)} ({name})")
+    elif "--rules" in sys.argv:
+        sys.stdout.write(policy_reference())
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(reference())
 
 
 if __name__ == "__main__":
