@@ -83,9 +83,16 @@ def cmd_manifests(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_whatif(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from .cost import PriceFileError, load_prices
+
+    path = args.prices if args.prices is not None else args.cwd / "prices.json"
+    try:
+        machines = load_prices(path) if args.prices is not None or path.exists() else None
+    except PriceFileError as exc:
+        raise CommandError(str(exc)) from exc
     result = _plan(args, err)
     try:
-        report = analyse(result.plan, args.lose)
+        report = analyse(result.plan, args.lose, machines)
     except WhatIfError as exc:
         raise CommandError(str(exc)) from exc
     table = Table(title=f"What if {args.stack} loses {args.lose} ({', '.join(report.lost_cells)})",
@@ -96,6 +103,9 @@ def cmd_whatif(args: argparse.Namespace, out: Console, err: Console) -> int:
         table.add_row(check.target, check.required, check.actual,
                       "[green]yes[/green]" if check.ok else "[bold red]NO[/bold red]")
     out.print(table)
+    for check in report.checks:
+        if check.note:
+            out.print(f"{escape(check.target)}: {escape(check.note)}", highlight=False, soft_wrap=True)
     out.print(f"surviving cells: {', '.join(report.surviving_cells) or 'none'}", highlight=False)
     if args.json:
         args.json.write_text(json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n")
@@ -187,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--lose", required=True, help="a cell name, a region or a cloud (aws, azure, gcp)")
     p.add_argument("--json", type=Path, help="write the result as JSON here")
+    p.add_argument("--prices", type=Path,
+                   help="price file whose machine catalog says what each pool holds (default: <project dir>/prices.json "
+                        "when it exists; without one, minimum replicas are counted as written)")
     p.set_defaults(func=cmd_whatif)
     p = sub.add_parser("cost", help="monthly cost at minimum and maximum scale, against the budget")
     _common(p)

@@ -5,7 +5,9 @@ program that produced the plan. What is priced, and from where in the plan:
 
 * GPU nodes: `aiinfra:compute:GpuNodePool` outputs (machine_type, min_nodes,
   max_nodes, spot) x the machine's hourly price; spot pools use the price file's
-  spot estimate when it has one (marked spot and estimate).
+  spot estimate when it has one (marked spot and estimate). The minimum is the
+  pool's minimum or the nodes the minimum replicas placed on it need, whichever
+  is larger (`capacity.py`); so for every node pool.
 * Other node pools (system nodes): node-pool resources not inside a GpuNodePool:
   EKS node groups (scalingConfig, instanceTypes), AKS inline agentPoolProfiles
   and agent pools (vmSize, minCount/maxCount), GKE node pools (autoscaling
@@ -37,6 +39,9 @@ from typing import Any, Iterator
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from .capacity import Pool
+from .capacity import pools as capacity_pools
 
 UNKNOWN = "<unknown>"
 GLOBAL = "(global)"
@@ -234,6 +239,29 @@ class _Builder:
         self.hours = prices.hours_per_month
         self.lines: list[CostLine] = []
         self.unpriced: list[Unpriced] = []
+        # Node pools by their resource's URN (an AKS cluster's inline pools: URN/name).
+        self.capacity: dict[str, list[Pool]] = {}
+        for pool in capacity_pools(plan, prices):
+            self.capacity.setdefault(pool.urn, []).append(pool)
+
+    def _minimum(self, r: dict[str, Any], lo: int, item: str | None = None) -> tuple[int, list[str]]:
+        """Nodes at minimum scale of the pool(s) that are `r` or beneath it (see `capacity`), and a
+        note when the minimum replicas placed there need more than the pool's own minimum."""
+        found = [p for urn in [r["urn"], *(d["urn"] for d in self.idx.descendants(r))]
+                 for p in self.capacity.get(urn, []) if item is None or p.name == item]
+        if not found:
+            return lo, []
+        needed = max(lo, sum(p.min_scale for p in found))
+        notes = []
+        if needed > lo:
+            held = ", ".join(f"{w.min_replicas} x {w.name} ({w.gpus:g} GPU, {w.cpu:g} CPU, {w.memory_gib:g} GiB)"
+                             for p in found for w in p.workloads)
+            notes.append(f"minimum {lo} node{'s' if lo != 1 else ''}, but the minimum replicas placed "
+                         f"here need {needed}: {held}")
+        for p in found:
+            for name in p.unschedulable:
+                notes.append(f"{name}: a pod fits on no {p.machine_type} node")
+        return needed, notes
 
     # helpers
     def _short(self, r: dict[str, Any], cell: str) -> str:
@@ -259,14 +287,14 @@ class _Builder:
             region=region, notes=notes))
 
     def _nodes(self, r: dict[str, Any], kind: str | None, item: str, cloud: str | None, machine_type: Any,
-               qmin: int, qmax: int, spot: bool) -> None:
+               qmin: int, qmax: int, spot: bool, notes: list[str] | None = None) -> None:
         machine = self.prices.machine(cloud, machine_type) if isinstance(machine_type, str) else None
         if machine is None:
             self._skip(r, f"no price for {cloud} machine type {machine_type!r} in {self.prices.path.name}")
             return
         if kind is None:
             kind = "GPU nodes" if machine.get("gpu_count") else "system nodes"
-        notes: list[str] = []
+        notes = list(notes or [])
         if spot and machine.get("spot_usd_per_hour") is not None:
             unit_usd, pricing, estimate = float(machine["spot_usd_per_hour"]), "spot", True
             source = f"{machine.get('spot_source') or 'spot estimate'}; on-demand basis: {machine['source']}"
@@ -289,8 +317,9 @@ class _Builder:
             if not isinstance(lo, int) or not isinstance(hi, int):
                 self._skip(r, "GpuNodePool outputs have no min_nodes/max_nodes")
                 continue
+            lo, notes = self._minimum(r, lo)
             self._nodes(r, "GPU nodes", self._short(r, cell), self.idx.cloud(r), out.get("machine_type"),
-                        lo, hi, bool(out.get("spot")))
+                        lo, max(hi, lo), bool(out.get("spot")), notes)
 
     # Node pools outside GPU pools (resource inputs)
     def node_pools(self) -> None:
@@ -307,25 +336,27 @@ class _Builder:
                               scaling.get("minSize"), scaling.get("maxSize"), inputs.get("capacityType") == "SPOT")
             elif t == "azure-native:containerservice:ManagedCluster":
                 for profile in inputs.get("agentPoolProfiles") or []:
-                    self._aks_pool(r, f"{self._short(r, cell)}/{profile.get('name', '?')}", profile)
+                    self._aks_pool(r, f"{self._short(r, cell)}/{profile.get('name', '?')}", profile,
+                                   f"{r['name']}/{profile.get('name', '?')}")
             elif t == "azure-native:containerservice:AgentPool":
                 self._aks_pool(r, self._short(r, cell), inputs)
             elif t == "gcp:container/nodePool:NodePool":
                 self._gke_pool(r, self._short(r, cell), inputs)
 
     def _counted(self, r: dict[str, Any], item: str, cloud: str, machine_type: Any, lo: Any, hi: Any,
-                 spot: bool) -> None:
+                 spot: bool, pool_name: str | None = None) -> None:
         if not isinstance(lo, int) or not isinstance(hi, int):
             self._skip(r, "node counts are not known in the plan")
             return
-        self._nodes(r, None, item, cloud, machine_type, lo, hi, spot)
+        lo, notes = self._minimum(r, lo, pool_name)
+        self._nodes(r, None, item, cloud, machine_type, lo, max(hi, lo), spot, notes)
 
-    def _aks_pool(self, r: dict[str, Any], item: str, p: dict[str, Any]) -> None:
+    def _aks_pool(self, r: dict[str, Any], item: str, p: dict[str, Any], pool_name: str | None = None) -> None:
         if p.get("enableAutoScaling"):
             lo, hi = p.get("minCount"), p.get("maxCount")
         else:
             lo = hi = p.get("count", 1)
-        self._counted(r, item, "azure", p.get("vmSize"), lo, hi, p.get("scaleSetPriority") == "Spot")
+        self._counted(r, item, "azure", p.get("vmSize"), lo, hi, p.get("scaleSetPriority") == "Spot", pool_name)
 
     def _gke_pool(self, r: dict[str, Any], item: str, inputs: dict[str, Any]) -> None:
         auto = inputs.get("autoscaling") or {}

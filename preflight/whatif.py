@@ -4,8 +4,9 @@ Reads only the plan (components' registered outputs and the stack's `targets`
 output), so it knows nothing the plan does not say:
 
 - traffic: the GlobalEndpoint's backends (cells) that remain; at least one must;
-- capacity: the minimum replicas of the traffic's endpoint in the surviving cells
-  against `targets.min_gpu_replicas`;
+- capacity: the minimum replicas of the traffic's endpoint in the surviving cells, as
+  far as their pools hold them at their maximum (`capacity.py`), against
+  `targets.min_gpu_replicas`;
 - failover: the GlobalEndpoint's worst-case failover time against `targets.rto_seconds`
   (only when a lost cell was serving);
 - data: every lost cell's BackupPlan must keep a copy outside the lost region whose RPO
@@ -18,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .capacity import Machines
+from .capacity import pools as capacity_pools
 
 CELL = "aiinfra:index:Cell"
 ENDPOINT = "aiinfra:serving:ModelEndpoint"
@@ -86,7 +90,25 @@ def lost_cells(plan: dict[str, Any], name: str) -> list[str]:
     raise WhatIfError(f"{name!r} is not a cell, region or cloud of this stack; allowed: {', '.join(choices)}")
 
 
-def analyse(plan: dict[str, Any], lose: str) -> WhatIf:
+def _held_replicas(plan: dict[str, Any], machines: Machines | None) -> dict[str, int]:
+    """Per ModelEndpoint URN: the replicas of its workload that its pool holds at its maximum."""
+    if machines is None:
+        return {}
+    by_urn = {r["urn"]: r for r in plan["resources"]}
+    held: dict[str, int] = {}
+    for pool in capacity_pools(plan, machines):
+        for workload in pool.workloads:
+            parent = by_urn.get(workload.urn, {}).get("parent")
+            while parent and parent in by_urn and by_urn[parent]["type"] != ENDPOINT:
+                parent = by_urn[parent].get("parent")
+            if parent in by_urn:
+                held[parent] = pool.replicas_at_max(workload)
+    return held
+
+
+def analyse(plan: dict[str, Any], lose: str, machines: Machines | None = None) -> WhatIf:
+    """The checks after losing `lose`; `machines` (the price file's machine catalog) lets the
+    capacity check see what each pool holds."""
     cells = _cells(plan)
     lost = lost_cells(plan, lose)
     lost_regions = {cells[c].get("region") for c in lost}
@@ -111,19 +133,28 @@ def analyse(plan: dict[str, Any], lose: str) -> WhatIf:
         result.checks.append(Check("traffic backends", "a global endpoint", "none in this plan", not lost,
                                    "without global traffic, losing a serving cell loses its traffic"))
 
-    # Capacity: minimum replicas of the traffic's endpoint in surviving cells.
+    # Capacity: warm replicas of the traffic's endpoint in surviving cells: the minimum replicas,
+    # as far as their pool holds them at its maximum (capacity.py, the figure `cost` uses too).
     endpoint_name = traffic.get("endpoint")
     if targets.get("min_gpu_replicas") is not None:
-        replicas = 0
+        held = _held_replicas(plan, machines)
+        replicas, notes = 0, []
         for r in plan["resources"]:
             if r["type"] != ENDPOINT:
                 continue
             cell = _cell_of(plan, r)
             if cell in surviving and (endpoint_name is None or r["name"] == f"{cell}-{endpoint_name}") \
                     and (not backends or cell in backends):
-                replicas += int((r.get("outputs") or {}).get("min_replicas") or 0)
+                wanted = int((r.get("outputs") or {}).get("min_replicas") or 0)
+                fits = held.get(r["urn"])
+                if fits is not None and fits < wanted:
+                    notes.append(f"{r['name']}: {fits} of {wanted} minimum replicas fit its pool at its maximum")
+                replicas += wanted if fits is None else min(wanted, fits)
         need = int(targets["min_gpu_replicas"])
-        result.checks.append(Check("min GPU replicas", f">= {need}", str(replicas), replicas >= need))
+        if machines is None:
+            notes.append("no machine catalog: minimum replicas counted as written, not checked against pools")
+        result.checks.append(Check("min GPU replicas", f">= {need}", str(replicas), replicas >= need,
+                                   "; ".join(notes)))
 
     # Failover time: only matters when a lost cell was serving.
     if targets.get("rto_seconds") is not None:

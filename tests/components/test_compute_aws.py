@@ -228,7 +228,7 @@ def test_every_launch_template_requires_imdsv2_encrypts_root_and_has_no_public_i
 @pytest.mark.parametrize("stack,machine,capacity,minimum,maximum", [
     ("dev", "g4dn.xlarge", "SPOT", 0, 2),
     ("staging", "g6.xlarge", "SPOT", 0, 2),
-    ("prod", "g6.xlarge", "ON_DEMAND", 1, 4),
+    ("prod", "g6.xlarge", "ON_DEMAND", 2, 4),
 ])
 def test_gpu_node_group(aws_plans: dict[str, Any], stack: str, machine: str, capacity: str,
                         minimum: int, maximum: int) -> None:

@@ -230,7 +230,7 @@ def test_prod_gpu_pool_is_an_on_demand_user_agent_pool(azure_plans: dict[str, An
     assert inputs["mode"] == "User"
     assert inputs["agentPoolName"] == "t4"
     assert inputs["vmSize"] == "Standard_NC4as_T4_v3"
-    assert (inputs["minCount"], inputs["maxCount"], inputs["count"]) == (1, 4, 1)
+    assert (inputs["minCount"], inputs["maxCount"], inputs["count"]) == (2, 4, 2)
     assert inputs["enableAutoScaling"] is True
     assert inputs["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
     assert inputs["nodeLabels"] == {"aiinfra.io/pool": "t4", "aiinfra.io/gpu": "t4", "nvidia.com/gpu.present": "true"}

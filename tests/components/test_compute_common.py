@@ -53,9 +53,9 @@ def test_every_cell_resource_is_parented_under_its_cell(plans: dict[str, Any]) -
     ("dev", "aws-use1", "g4dn.xlarge", True, 0),
     ("staging", "aws-use2", "g6.xlarge", True, 0),
     ("staging", "gcp-use4", "g2-standard-4", True, 0),
-    ("prod", "aws-use1", "g6.xlarge", False, 1),
-    ("prod", "gcp-usc1", "g2-standard-4", False, 1),
-    ("prod", "azure-eus", "Standard_NC4as_T4_v3", False, 1),
+    ("prod", "aws-use1", "g6.xlarge", False, 2),
+    ("prod", "gcp-usc1", "g2-standard-4", False, 2),
+    ("prod", "azure-eus", "Standard_NC4as_T4_v3", False, 2),
 ])
 def test_gpu_pools_pick_the_catalog_machine(plans: dict[str, Any], stack: str, cell: str, machine: str,
                                             spot: bool, minimum: int) -> None:

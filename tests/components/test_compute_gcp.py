@@ -343,7 +343,7 @@ def test_system_pool_is_on_demand_cpu_only_and_hardened(gcp_plans: dict[str, Any
     assert pool["options"]["ignoreChanges"] == ["initialNodeCount"]
 
 
-@pytest.mark.parametrize("stack,minimum,maximum,spot", [("prod", 1, 4, False), ("staging", 0, 2, True)])
+@pytest.mark.parametrize("stack,minimum,maximum,spot", [("prod", 2, 4, False), ("staging", 0, 2, True)])
 def test_gpu_pool_has_l4_with_driver_taint_labels_and_autoscaling(
         gcp_plans: dict[str, Any], stacks: dict[str, Any], stack: str, minimum: int, maximum: int,
         spot: bool) -> None:
