@@ -127,13 +127,31 @@ def shielded_environment(project_dir: Path, config: StackConfig) -> Iterator[Non
             _forget_modules_under(project_dir, saved_modules)
 
 
+def _installed_roots() -> tuple[str, ...]:
+    """Where installed packages live: the interpreter's prefixes and site-packages directories."""
+    import site
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    user = site.getusersitepackages()
+    if isinstance(user, str):
+        roots.add(user)
+    return tuple(os.path.abspath(r) + os.sep for r in roots)
+
+
 def _forget_modules_under(directory: Path, keep: set[str]) -> None:
     """Drop modules the program imported from its own directory, so another program with modules
-    of the same names imports its own (as each `pulumi up` runs in a new process)."""
+    of the same names imports its own (as each `pulumi up` runs in a new process).
+
+    Installed packages stay, even when the virtualenv is inside the project (Pulumi's default
+    `virtualenv: .venv`): forgetting `pulumi_aws` while the Pulumi runtime still holds its package
+    registration makes the next import of it fail ("Cannot re-register package")."""
     root = str(directory.resolve()) + os.sep
+    installed = _installed_roots()
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if name not in keep and isinstance(path, str) and os.path.abspath(path).startswith(root):
+        if name in keep or not isinstance(path, str):
+            continue
+        path = os.path.abspath(path)
+        if path.startswith(root) and not path.startswith(installed):
             del sys.modules[name]
 
 

@@ -41,7 +41,7 @@ def test_plan_json_contract(plans: dict[str, Any]) -> None:
 
 def test_urns_follow_the_engine_rule(plans: dict[str, Any]) -> None:
     plan = plans["prod"]
-    [bucket] = [r for r in of_type(plan, "aws:s3/bucket:Bucket") if "replica" not in r["name"]]
+    [bucket] = [r for r in of_type(plan, "aws:s3/bucket:Bucket") if r["name"] == "aws-use1-store-bucket"]
     assert bucket["urn"] == ("urn:pulumi:prod::aiinfra::aiinfra:index:Cell$aiinfra:storage:ObjectStore"
                              "$aws:s3/bucket:Bucket::aws-use1-store-bucket")
     [cell] = [c for c in of_type(plan, "aiinfra:index:Cell") if c["name"] == "aws-use1"]
@@ -147,3 +147,29 @@ def test_stack_files_are_real_pulumi_stack_files() -> None:
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     assert project["name"] == "aiinfra" and project["stackConfigDir"] == "stacks"
     assert project["runtime"]["name"] == "python" and project["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_installed_packages_outlive_the_program_even_inside_its_directory(tmp_path: Path) -> None:
+    """A virtualenv inside the project (Pulumi's default `virtualenv: .venv`) is not the program's
+    own code: forgetting `pulumi_aws` there made the policy run's next import of one of its modules
+    fail with "Cannot re-register package aws"."""
+    import sys
+
+    import pulumi_aws
+
+    from preflight.runtime import _forget_modules_under
+
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "own_module_of_the_program.py").write_text("X = 1\n")
+    sys.path.insert(0, str(program))
+    try:
+        import own_module_of_the_program  # type: ignore[import-not-found]  # noqa: F401
+    finally:
+        sys.path.remove(str(program))
+    keep = set(sys.modules) - {"own_module_of_the_program"}
+    installed_home = Path(pulumi_aws.__file__).resolve().parents[2]  # e.g. .venv/lib/python3.11
+    _forget_modules_under(installed_home, keep - {"pulumi_aws"})
+    assert "pulumi_aws" in sys.modules
+    _forget_modules_under(program, keep)
+    assert "own_module_of_the_program" not in sys.modules
