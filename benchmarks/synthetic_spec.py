@@ -2,9 +2,9 @@
 
 Each cell copies one of the shipped prod stack's cells in turn (AWS, GCP, Azure): its
 network, cluster, GPU pool and cluster-mode endpoint, in a region chosen round-robin
-from five per cloud, with its own name, CIDR and hostname. Backups, managed endpoints
-and global traffic are left out: they add resources per environment, not per cell.
-About 50 cloud resources per cell.
+from five per cloud, with its own name, CIDR and hostname (in the prod stack's DNS zone, which every cell
+writes its entry's records to). Backups, managed endpoints and global traffic are left
+out: they add resources per environment, not per cell.
 
     python benchmarks/synthetic_spec.py 50 > Pulumi.c50.yaml
 """
@@ -40,7 +40,8 @@ def synthetic_config(cells: int) -> dict[str, Any]:
         for endpoint in cell["endpoints"]:
             endpoint["hostname"] = f"{cell['name']}.models.example.com"
         made.append(cell)
-    return {"aiinfra:environment": "prod", "aiinfra:tags": prod["aiinfra:tags"], "aiinfra:cells": made}
+    return {"aiinfra:environment": "prod", "aiinfra:tags": prod["aiinfra:tags"], "aiinfra:dns": prod["aiinfra:dns"],
+            "aiinfra:cells": made}
 
 
 def write_project(directory: Path, sizes: list[int]) -> Path:

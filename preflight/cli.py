@@ -180,6 +180,23 @@ def cmd_diff(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def cmd_trace(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Follow a request to URL through the plan, hop by hop per backend; exit 1 when one breaks."""
+    from .trace import UrlError, check_url, render as render_trace, run as run_trace, write_json as write_trace
+
+    try:
+        check_url(args.url)
+    except UrlError as exc:
+        raise CommandError(str(exc)) from exc
+    plan = _plan(args, err).plan
+    result = run_trace(plan, args.url)
+    render_trace(result, plan, args.stack, out)
+    if args.json:
+        write_trace(result, args.json)
+        out.print(f"trace written to {escape(str(args.json))}", highlight=False)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="preflight",
@@ -229,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True, help="git ref to compare with (e.g. origin/main)")
     p.add_argument("--json", type=Path, help="write the diff as JSON here")
     p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("trace", help="follow a request to a URL hop by hop, per backend")
+    _common(p)
+    p.add_argument("url", help="the URL to follow (https:// or http://)")
+    p.add_argument("--json", type=Path, help="write the trace (every backend, every hop) as JSON here")
+    p.set_defaults(func=cmd_trace)
     return parser
 
 

@@ -17,8 +17,12 @@ program that produced the plan. What is priced, and from where in the plan:
   deployments and Vertex AI model deployments: the instance's machine price x
   the service's multiplier x replicas (min/max from the enclosing
   `aiinfra:serving:ModelEndpoint` outputs when there is one).
+* Public entries: each AWS Global Accelerator's fixed hourly fee; each WAF web
+  ACL and its rules (a managed rule group counts as one rule).
 * Storage: every bucket / storage account (outside a backup plan) at the price
-  file's assumed size, per bucket (a replica bucket holds another copy).
+  file's assumed size, per bucket (a replica bucket holds another copy); an S3
+  bucket whose policy lets Elastic Load Balancing deliver access logs to it is
+  priced at the assumed access-log size instead.
 * DNS: hosted zones, Route 53 health checks (basic + optional features),
   Traffic Manager endpoints.
 * Backups: `aiinfra:backup:BackupPlan` outputs (cloud, copy_to_region) at the
@@ -50,14 +54,24 @@ GPU_POOL_TYPE = "aiinfra:compute:GpuNodePool"
 ENDPOINT_TYPE = "aiinfra:serving:ModelEndpoint"
 BACKUP_TYPE = "aiinfra:backup:BackupPlan"
 
-KINDS = ("GPU nodes", "system nodes", "cluster fees", "managed endpoints", "storage", "DNS", "backup")
+KINDS = ("GPU nodes", "system nodes", "cluster fees", "managed endpoints", "entry", "storage", "DNS", "backup")
 """Line kinds, in report order."""
 
 _SAGEMAKER_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 _AZUREML_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 _VERTEX_DEPLOYMENTS = ("gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment",)
+_GLOBAL_ACCELERATOR = "aws:globalaccelerator/accelerator:Accelerator"
+_WAF_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+_S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+_ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 _GCS_DUAL_REGIONS = ("NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1")
 _GCS_MULTI_REGIONS = ("US", "EU", "ASIA")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 class PriceFileError(Exception):
@@ -456,9 +470,63 @@ class _Builder:
                      as_of=str(managed.get("as_of", machine["as_of"])), price_region=machine.get("price_region"),
                      notes=[f"{multiplier:g} x {machine['name']} machine price"] if multiplier != 1 else [])
 
+    # Public entries
+    def entries(self) -> None:
+        for r in self.idx.resources:
+            t = r["type"]
+            inputs = r.get("inputs") or {}
+            cell = self.idx.cell(r)
+            if t == _GLOBAL_ACCELERATOR:
+                rate = self.prices.rate("entry.aws.global-accelerator")
+                if rate is None:
+                    self._skip(r, f"no rate 'entry.aws.global-accelerator' in {self.prices.path.name}")
+                    continue
+                self.add(r, "entry", f"{self._short(r, cell)}: Global Accelerator", str(rate["unit"]),
+                         float(rate["usd"]), 1, 1, hourly=True, pricing="list", estimate=bool(rate["is_estimate"]),
+                         source=str(rate["source"]), as_of=str(rate["as_of"]), price_region="global")
+            elif t == _WAF_WEB_ACL:
+                acl = self.prices.rate("entry.aws.waf-web-acl")
+                rule = self.prices.rate("entry.aws.waf-rule")
+                if acl is None or rule is None:
+                    self._skip(r, f"no WAF rates in {self.prices.path.name}")
+                    continue
+                rules = inputs.get("rules")
+                if not isinstance(rules, list):
+                    self._skip(r, "the web ACL's rules are not known in the plan")
+                    continue
+                self.add(r, "entry", f"{self._short(r, cell)}: WAF web ACL, {len(rules)} rules", "webacl-month",
+                         float(acl["usd"]) + len(rules) * float(rule["usd"]), 1, 1, hourly=False, pricing="list",
+                         estimate=bool(acl["is_estimate"] or rule["is_estimate"]),
+                         source=f"{acl['source']}; {rule['source']}", as_of=str(acl["as_of"]), price_region="global",
+                         notes=[f"web ACL {acl['usd']} + {len(rules)} rule(s) x {rule['usd']}"])
+
+    def _access_log_buckets(self) -> tuple[set[str], set[str]]:
+        """URNs and names of the S3 buckets whose policy lets Elastic Load Balancing deliver access logs."""
+        urns: set[str] = set()
+        names: set[str] = set()
+        for p in self.idx.of_type(_S3_BUCKET_POLICY):
+            inputs = p.get("inputs") or {}
+            try:
+                document = json.loads(inputs.get("policy") or "")
+            except (TypeError, ValueError):
+                continue
+            statements = document.get("Statement") if isinstance(document, dict) else None
+            if not any(isinstance(st, dict) and st.get("Effect") == "Allow"
+                       and _ELB_LOG_DELIVERY in _as_list((st.get("Principal") or {}).get("Service")
+                                                         if isinstance(st.get("Principal"), dict) else None)
+                       for st in _as_list(statements)):
+                continue
+            urns.update((p.get("propertyDependencies") or {}).get("bucket") or [])
+            if isinstance(inputs.get("bucket"), str) and inputs["bucket"] != UNKNOWN:
+                names.add(inputs["bucket"])
+        return urns, names
+
     # Storage
     def storage(self) -> None:
         gb = self.prices.assumption("object_store_gb")
+        assumptions = self.prices.assumptions()
+        log_gb = float(assumptions["access_log_gb"]["value"]) if "access_log_gb" in assumptions else gb
+        log_urns, log_names = self._access_log_buckets()
         for r in self.idx.resources:
             t = r["type"]
             inputs = r.get("inputs") or {}
@@ -491,12 +559,16 @@ class _Builder:
             if rate is None:
                 self._skip(r, f"no storage rate {key!r} in {self.prices.path.name}")
                 continue
+            size = gb
             notes = [f"assumed {gb:g} GB stored (price file assumption object_store_gb)"]
+            if t.startswith("aws:s3/") and (r["urn"] in log_urns or inputs.get("bucket") in log_names):
+                size, what = log_gb, f"{what} (access logs)"
+                notes = [f"assumed {log_gb:g} GB of load balancer access logs (price file assumption access_log_gb)"]
             if t == "azure-native:storage:StorageAccount" and str(inputs.get("accessTier") or "Hot") != "Hot":
                 notes.append(f"access tier {inputs.get('accessTier')} priced as Hot")
             cell = self.idx.cell(r)
             where = inputs.get("region") if t.startswith("aws:") else None
-            self.add(r, "storage", f"{self._short(r, cell)}: {what}", "GB-month", float(rate["usd"]), gb, gb,
+            self.add(r, "storage", f"{self._short(r, cell)}: {what}", "GB-month", float(rate["usd"]), size, size,
                      hourly=False, pricing="list", estimate=bool(rate["is_estimate"]), source=str(rate["source"]),
                      as_of=str(rate["as_of"]), price_region=str(rate.get("price_region")), notes=notes,
                      region=where if isinstance(where, str) and where != UNKNOWN else None)
@@ -594,6 +666,7 @@ class _Builder:
         self.node_pools()
         self.cluster_fees()
         self.managed_endpoints()
+        self.entries()
         self.storage()
         self.dns()
         self.backups()

@@ -118,6 +118,23 @@ RATES: dict[str, dict[str, Any]] = {
         "an external endpoint, per endpoint per month "
         "(https://azure.microsoft.com/pricing/details/traffic-manager/); confirm against the provider's "
         "price list", True),
+    # --- Public entries: static addresses and web application firewalls -----------------------------
+    "entry.aws.global-accelerator": _rate(
+        0.025, "accelerator-hour", "global",
+        "AWS Global Accelerator pricing: a fixed fee of $0.025 for each full or partial hour an accelerator "
+        "runs in the account (https://aws.amazon.com/global-accelerator/pricing/); the Data Transfer-Premium "
+        "fee per GB (by source region and destination edge: $0.015/GB within North America) and public IPv4 "
+        "address charges are not included", False),
+    "entry.aws.waf-web-acl": _rate(
+        5.00, "webacl-month", "global",
+        "estimate: AWS WAF pricing, $5.00 per web ACL per month, prorated hourly "
+        "(https://aws.amazon.com/waf/pricing/); requests ($0.60 per million) not included; confirm against "
+        "the provider's price list", True),
+    "entry.aws.waf-rule": _rate(
+        1.00, "rule-month", "global",
+        "estimate: AWS WAF pricing, $1.00 per rule per month, prorated hourly; a managed rule group counts as "
+        "one rule, and AWS's baseline managed rule groups (common rule set) carry no subscription fee "
+        "(https://aws.amazon.com/waf/pricing/); confirm against the provider's price list", True),
     "dns.gcp.cloud-dns-zone": _rate(
         0.20, "zone-month", "global",
         "Cloud DNS pricing: $0.20 per managed zone per month for the first 25 zones "
@@ -156,6 +173,12 @@ ASSUMPTIONS: dict[str, dict[str, Any]] = {
         "why": "data held by each object store (one copy): a few model versions of 7B-class models (about "
                "15 GB each in fp16) plus artifacts and datasets; each replica bucket holds another copy",
     },
+    "access_log_gb": {
+        "value": 10,
+        "why": "access logs held by each load balancer's log bucket (buckets Elastic Load Balancing writes to): "
+               "gzip-compressed log lines of a few hundred bytes each, a few million requests a month, kept "
+               "until the bucket's expiry; far less than a model store, so not priced at object_store_gb",
+    },
     "backup_gb_per_copy": {
         "value": 500,
         "why": "backup data stored per backup copy: one full copy of the object store's assumed size; "
@@ -165,6 +188,7 @@ ASSUMPTIONS: dict[str, dict[str, Any]] = {
 
 NOT_INCLUDED: list[str] = [
     "NAT gateways, public IPs and load balancers (per hour and per GB processed)",
+    "Global Accelerator data transfer premium (per GB) and WAF requests (per million)",
     "node boot disks and persistent volumes (EBS, managed disks, persistent disks)",
     "data transfer: internet egress, inter-zone and inter-region traffic, replication transfer",
     "object storage requests and operations; DNS queries",

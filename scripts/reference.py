@@ -34,6 +34,7 @@ POLICIES_DOC = REPO / "docs" / "policies.md"
 
 def _components() -> list[tuple[type, type, list[type[BaseModel]]]]:
     from components.backup import BackupOptions, BackupPlan, BackupPlanArgs
+    from components.dns import DnsOptions, DnsZone, DnsZoneArgs
     from components.compute import (ClusterOptions, GpuNodePool, GpuNodePoolArgs, GpuPoolOptions,
                                     KubernetesCluster, KubernetesClusterArgs, SystemPoolOptions, Taint)
     from components.network import Network, NetworkArgs, NetworkOptions
@@ -47,6 +48,7 @@ def _components() -> list[tuple[type, type, list[type[BaseModel]]]]:
         (KubernetesCluster, KubernetesClusterArgs, [ClusterOptions, SystemPoolOptions]),
         (GpuNodePool, GpuNodePoolArgs, [GpuPoolOptions, Taint]),
         (ModelEndpoint, ModelEndpointArgs, [EndpointOptions, ModelSource, Accelerator, Scaling]),
+        (DnsZone, DnsZoneArgs, [DnsOptions]),
         (GlobalEndpoint, GlobalEndpointArgs, [TrafficOptions, HealthCheckOptions, BackendOptions]),
         (BackupPlan, BackupPlanArgs, [BackupOptions]),
     ]

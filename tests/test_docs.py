@@ -193,6 +193,10 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, st
         "check hangs": (("check", "dev", "--cwd", "tests/fixtures/policy_program", "--policy-pack",
                          "tests/fixtures/policy_packs/hangs", "--timeout", "3"), "200"),
         "diff generic": (("diff", "dev", "--cwd", str(_diff_project(tmp)), "--base", "HEAD"), "100"),
+        "trace gcp good": (("trace", "good", "https://chat.models.example.com/v1/models", "--cwd",
+                            "tests/fixtures/trace/gcp"), "100"),
+        "trace aws not-on-cert": (("trace", "not-on-cert", "https://chat.models.example.com/v1/models", "--cwd",
+                                   "tests/fixtures/trace/aws"), "100"),
     }
     done = {key: _preflight(*args, columns=columns) for key, (args, columns) in runs.items()}
     done["plan generic"] = (done["plan generic"][0], done["plan generic"][1].replace(str(tmp / "plan.json"), "plan.json"))
@@ -221,6 +225,10 @@ EXAMPLES = [
     ("docs/preflight.md", "preflight check dev --cwd tests/fixtures/policy_program --policy-pack "
                           "tests/fixtures/policy_packs/hangs --timeout 3", "check hangs", 2),
     ("docs/preflight.md", "COLUMNS=100 preflight diff dev --cwd /tmp/diffdemo --base HEAD", "diff generic", 0),
+    ("docs/preflight.md", "COLUMNS=100 preflight trace good https://chat.models.example.com/v1/models --cwd "
+                          "tests/fixtures/trace/gcp", "trace gcp good", 0),
+    ("docs/preflight.md", "COLUMNS=100 preflight trace not-on-cert https://chat.models.example.com/v1/models --cwd "
+                          "tests/fixtures/trace/aws", "trace aws not-on-cert", 1),
     ("docs/policies.md", "COLUMNS=100 preflight check staging --policy-config policy-config.json",
      "check staging config", 1),
 ]

@@ -15,6 +15,7 @@ from ..backup import BackupOptions, BackupPlan, BackupPlanArgs
 from ..common import Environment
 from ..common.dispatch import unknown
 from ..compute import GpuNodePool, GpuNodePoolArgs, KubernetesCluster, KubernetesClusterArgs
+from ..dns import DnsZone
 from ..network import Network, NetworkArgs
 from ..serving import EndpointOptions, ModelEndpoint, ModelEndpointArgs
 from ..spec.model import AwsCell, AzureCell, GcpCell
@@ -49,7 +50,12 @@ class Cell(pulumi.ComponentResource):
     """
 
     def __init__(self, spec: AwsCell | AzureCell | GcpCell, environment: Environment,
-                 backup: BackupOptions | None = None, opts: pulumi.ResourceOptions | None = None):
+                 backup: BackupOptions | None = None, opts: pulumi.ResourceOptions | None = None, *,
+                 dns_zone: DnsZone | None = None, global_hostnames: dict[str, tuple[str, ...]] | None = None,
+                 api_key: pulumi.Input[str] | None = None):
+        """`dns_zone`: the environment's zone, for the endpoints' entry records and certificate
+        validation; `global_hostnames`: per endpoint name, the global names that also reach it;
+        `api_key`: the environment's API key (a secret) cluster-mode endpoints enforce."""
         name = spec.name
         foundation = _foundation(spec)
         opts = environment.tagged(self, opts, cell=name)
@@ -91,7 +97,10 @@ class Cell(pulumi.ComponentResource):
                     cloud=spec.cloud, region=spec.region, environment=environment, options=endpoint,
                     bucket_name=self.store.bucket_name, bucket_url=self.store.url, store=self.store,
                     cluster=self.cluster, gpu_pool=self._pool_for(endpoint),
-                    resource_group_name=base.resource_group_name, project=base.project),
+                    resource_group_name=base.resource_group_name, project=base.project,
+                    dns_zone=dns_zone if endpoint.mode == "cluster" else None,
+                    api_key=api_key if endpoint.mode == "cluster" and endpoint.auth == "api_key" else None,
+                    global_hostnames=(global_hostnames or {}).get(endpoint.name, ())),
                 opts=child))
         self.backup: BackupPlan | None = None
         if backup is not None:

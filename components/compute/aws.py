@@ -34,6 +34,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
+from ..catalog.charts import AWS_LOAD_BALANCER_CONTROLLER, Chart
 from ..catalog.gpus import MachineType, system_machine
 from ..common import Environment
 from ..common.aws_arn import managed_policy_arn, partition
@@ -348,10 +349,8 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
 
 # --- AWS Load Balancer Controller ------------------------------------------------------------
 
-LB_CONTROLLER_CHART = "aws-load-balancer-controller"
-LB_CONTROLLER_CHART_VERSION = "1.14.0"
-"""Pinned chart (controller v2.14.0). Bump deliberately, together with LB_CONTROLLER_IAM_POLICY."""
-LB_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+LB_CONTROLLER_CHART: Chart = AWS_LOAD_BALANCER_CONTROLLER
+"""The pinned chart (components/catalog/charts.py). Bump deliberately, together with LB_CONTROLLER_IAM_POLICY."""
 LB_CONTROLLER_NAMESPACE = "kube-system"
 LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -591,6 +590,9 @@ def install_load_balancer_controller(cluster: "KubernetesCluster", handle: EksHa
     Service mutating webhook is off (serving uses ClusterIP Services only; with it on, every Service
     creation in the cluster fails while the controller is down). ALBs, target groups and security groups
     the controller creates carry the cluster's tags (`defaultTags`). Children of the cluster component.
+
+    Every `alb` Ingress must depend on `release`: the chart's Ingress validating webhook fails closed,
+    and only the running controller deletes an Ingress's ALB and finalizer (serving/aws.py `entry`).
     """
     found = _LB_CONTROLLERS.get(id(handle))
     if found is not None:
@@ -616,9 +618,9 @@ def install_load_balancer_controller(cluster: "KubernetesCluster", handle: EksHa
         f"{name}-lb-controller",
         name="aws-load-balancer-controller",
         namespace=LB_CONTROLLER_NAMESPACE,
-        chart=LB_CONTROLLER_CHART,
-        version=LB_CONTROLLER_CHART_VERSION,
-        repository_opts={"repo": LB_CONTROLLER_REPO},
+        chart=LB_CONTROLLER_CHART.name,
+        version=LB_CONTROLLER_CHART.version,
+        repository_opts={"repo": LB_CONTROLLER_CHART.repo},
         values={
             "clusterName": handle.cluster_name,
             "region": region,

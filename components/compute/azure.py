@@ -7,6 +7,15 @@ Cluster children (role names): `identity` (control-plane identity), `network-rol
 (AKS RBAC Cluster Admin for the identity running Pulumi).
 GPU pool children: `pool` (an AgentPool).
 
+Cluster-level pieces of public entries, created the first time an entry asks (children of the
+cluster, see `ingress_addresses` and `install_cert_manager`): `ingress-ips` (a resource group for
+the entries' static public IPs) and `ingress-ip-role` (the cluster identity's Network Contributor
+on that group only); cert-manager (`cert-manager-namespace`, the pinned Helm chart
+`cert-manager`, the ClusterIssuer `cluster-issuer`) with its ACME DNS-01 credentials from the
+environment's zone (`DnsZone.acme_dns01`: `acme-*` resources of the zone's cloud) and, for Route 53,
+`acme-token-*` (the ServiceAccount whose tokens cert-manager exchanges, and the Role and RoleBinding
+that let cert-manager request them).
+
 Only the system pool is inline in the ManagedCluster: pools declared inline and
 as AgentPool resources fight each other (pulumi-azure-native #1808), so every
 GPU pool is its own AgentPool.
@@ -21,17 +30,23 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_kubernetes as k8s
 import yaml
 
+from ..catalog.charts import CERT_MANAGER
 from ..catalog.gpus import MachineType, system_machine
 from ..common import InputError, Problem
 from ..common.naming import compact_name
 from ..common.azure_keyvault import key_vault
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
+
+if TYPE_CHECKING:
+    from ..dns import DnsZone
+    from .cluster import KubernetesCluster
 
 cs = azure_native.containerservice
 
@@ -73,6 +88,9 @@ class AksHandle:
     subnet_id: pulumi.Output[str]
     zones: pulumi.Output[list[str]]
     version: str
+    identity_principal_id: pulumi.Output[str]
+    """The cluster (control-plane) identity: the one the Azure cloud provider acts as for load balancers."""
+    subscription_id: pulumi.Output[str]
 
 
 def _role(subscription_id: pulumi.Output[str], role_id: str) -> pulumi.Output[str]:
@@ -211,9 +229,14 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         }],
         api_server_access_profile=api_server,
         oidc_issuer_profile={"enabled": True},
-        # The application routing add-on (managed NGINX): IngressClass
-        # `webapprouting.kubernetes.azure.com`, the public HTTPS entry of cluster-mode endpoints.
-        ingress_profile={"web_app_routing": {"enabled": True}},
+        # The application routing add-on (managed NGINX). Each public entry gets an NGINX of its own
+        # (an NginxIngressController with its static IP, serving/azure.py); the add-on's default
+        # controller, a public load balancer with a dynamic IP that nothing uses, is not created
+        # (`None`: AKS docs, "Advanced NGINX ingress controller and ingress configurations with the
+        # application routing add-on", "Control the default NGINX ingress controller configuration").
+        ingress_profile={"web_app_routing": {
+            "enabled": True,
+            "nginx": {"default_ingress_controller_type": cs.NginxIngressControllerType.NONE}}},
         security_profile={
             "workload_identity": {"enabled": True},
             "azure_key_vault_kms": {
@@ -275,7 +298,8 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
     endpoint = fqdn.apply(lambda host: f"https://{host}" if host else "")
     oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url or "") if p else "")
     handle = AksHandle(cluster=cluster, resource_group_name=group, cluster_name=cluster.name,
-                       subnet_id=subnet_id, zones=args.network.zones, version=opts.version)
+                       subnet_id=subnet_id, zones=args.network.zones, version=opts.version,
+                       identity_principal_id=identity.principal_id, subscription_id=client.subscription_id)
     return ClusterOutputs(name=cluster.name, endpoint=endpoint, oidc_issuer=oidc_issuer,
                           kubeconfig=kubeconfig, handle=handle, stateful=stateful)
 
@@ -374,3 +398,207 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
         **spot,
         opts=env.child(parent, ignore_changes=["count"]))
     return pool.name
+
+
+# --- Public entries: the address group and cert-manager ----------------------------------------------
+
+SYSTEM_NODES = {"kubernetes.io/os": "linux", POOL_LABEL: "system"}
+SYSTEM_TOLERATIONS = [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}]
+"""Cluster add-ons run on the system pool, whose nodes carry SYSTEM_TAINT; GPU nodes are tainted too,
+so a pod without this toleration would never schedule."""
+
+
+@dataclass(frozen=True)
+class IngressAddresses:
+    """Where a cluster's entries keep their static public IPs."""
+
+    resource_group_name: pulumi.Output[str]
+    role: azure_native.authorization.RoleAssignment
+    """The cluster identity's Network Contributor on that group: the cloud provider may attach them."""
+
+
+_INGRESS_ADDRESSES: dict[int, tuple[AksHandle, IngressAddresses]] = {}
+"""One address group per cluster, keyed by the id of its AksHandle (kept alive here, so ids are not reused)."""
+
+
+def ingress_addresses(cluster: "KubernetesCluster", handle: AksHandle) -> IngressAddresses:
+    """A resource group for the static public IPs of the cluster's entries, made on first use, and the
+    cluster identity's Network Contributor on that group and nothing else.
+
+    A LoadBalancer Service that names a public IP in another resource group
+    (`service.beta.kubernetes.io/azure-load-balancer-resource-group`) needs the cluster identity to
+    hold delegated permissions there: AKS documents Network Contributor on the IP's resource group
+    (AKS docs, "Use a static public IP address and DNS label with the AKS load balancer" and
+    "Advanced NGINX ingress controller ... configurations", "Create an NGINX ingress controller with a
+    static IP address"). The group, not the IP alone: the cloud provider lists the public IPs of that
+    group to find the one named (kubernetes-sigs/cloud-provider-azure pkg/provider/azure_publicip_repo.go
+    `findMatchedPIP` -> `listPIP(ctx, pipResourceGroup, ...)`), which a role on one IP does not allow. So
+    the IPs get a group of their own: the role reaches nothing but entry addresses (not the cell's
+    VNet, NSG or NAT gateway), without a custom role definition.
+    """
+    found = _INGRESS_ADDRESSES.get(id(handle))
+    if found is not None:
+        return found[1]
+    name, env = cluster.logical_name, cluster.args.environment
+    # Protected and retained in prod like every resource group (policy protect-stateful-resources).
+    group = azure_native.resources.ResourceGroup(
+        f"{name}-ingress-ips", location=cluster.args.region, opts=env.child(cluster, stateful=True))
+    role = azure_native.authorization.RoleAssignment(
+        f"{name}-ingress-ip-role",
+        principal_id=handle.identity_principal_id,
+        principal_type=azure_native.authorization.PrincipalType.SERVICE_PRINCIPAL,
+        role_definition_id=_role(handle.subscription_id, NETWORK_CONTRIBUTOR),
+        scope=group.id,
+        opts=env.child(cluster))
+    addresses = IngressAddresses(resource_group_name=group.name, role=role)
+    _INGRESS_ADDRESSES[id(handle)] = (handle, addresses)
+    return addresses
+
+
+CERT_MANAGER_NAMESPACE = "cert-manager"
+CERT_MANAGER_SERVICE_ACCOUNT = "cert-manager"
+"""The controller's ServiceAccount (named explicitly in the chart values, so federation subjects and
+RoleBindings can name it)."""
+CLUSTER_ISSUER = "letsencrypt"
+LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+"""Let's Encrypt production, in every environment. Staging certificates chain to an untrusted root, so
+clients (and anything checking the path end to end) would reject a dev entry; the production limits
+(50 new certificates per registered domain and 5 for the same names per week, Let's Encrypt "Rate
+Limits") are far above what a stack's few entries use, since a certificate is renewed, not re-issued,
+on every `pulumi up`."""
+
+
+@dataclass(frozen=True)
+class CertManager:
+    """cert-manager on one cluster, with the ClusterIssuer entries' Certificates name."""
+
+    release: k8s.helm.v3.Release
+    issuer: k8s.apiextensions.CustomResource
+    issuer_name: str
+    zone: "DnsZone"
+
+
+_CERT_MANAGERS: dict[int, tuple[AksHandle, CertManager]] = {}
+"""One cert-manager per cluster, keyed by the id of its AksHandle (kept alive here)."""
+
+
+def cert_manager_values(pod_labels: dict[str, str],
+                        service_account_annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Chart values: CRDs with the chart (kept on uninstall), two controllers and webhooks with
+    disruption budgets, every component on the system pool, the DNS-01 identity's labels and annotations.
+    Keys from the chart's values.yaml at CERT_MANAGER.version (`crds.enabled`, `crds.keep`, `podLabels`,
+    `serviceAccount.annotations`, per-component `nodeSelector` and `tolerations`)."""
+    placement = {"nodeSelector": dict(SYSTEM_NODES), "tolerations": list(SYSTEM_TOLERATIONS)}
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "replicaCount": 2,
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        "serviceAccount": {"create": True, "name": CERT_MANAGER_SERVICE_ACCOUNT,
+                           "annotations": dict(service_account_annotations)},
+        "podLabels": dict(pod_labels),
+        **placement,
+        "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}, **placement},
+        "cainjector": dict(placement),
+        "startupapicheck": dict(placement),
+    }
+
+
+def install_cert_manager(cluster: "KubernetesCluster", handle: AksHandle, zone: "DnsZone") -> CertManager:
+    """cert-manager on `cluster` with a ClusterIssuer for Let's Encrypt that proves names with ACME
+    DNS-01 in `zone`, installed the first time an entry asks for it.
+
+    The zone's provider decides the credentials (`DnsZone.acme_dns01`: an IAM role trusted through an
+    OIDC provider for the cluster's issuer on Route 53, a federated user-assigned identity on Azure
+    DNS). DNS-01, not HTTP-01: the global names round-robin across clouds, so an HTTP-01 challenge for
+    them would reach another cloud's entry half the time; and the entry serves no port 80. The
+    challenges need the zone delegated to its name servers (exported as `dns.name_servers`): until
+    then orders stay pending and NGINX serves its default certificate.
+    """
+    found = _CERT_MANAGERS.get(id(handle))
+    if found is not None:
+        if found[1].zone is not zone:
+            raise InputError("cert-manager", [Problem("ModelEndpointArgs.dns_zone", zone.zone_name,
+                                                      f"allowed: {found[1].zone.zone_name!r}, the zone the "
+                                                      "cluster's ClusterIssuer already uses")])
+        return found[1]
+    from ..dns import AcmeClient
+    name = cluster.logical_name
+    k8s_opts = pulumi.ResourceOptions(parent=cluster, provider=cluster.provider)
+    dns01 = zone.acme_dns01(cluster, AcmeClient(
+        cluster_cloud="azure", issuer_url=cluster.oidc_issuer, namespace=CERT_MANAGER_NAMESPACE,
+        service_account=CERT_MANAGER_SERVICE_ACCOUNT, region=cluster.args.region, name=name))
+    labels = {"app.kubernetes.io/part-of": "aiinfra", "app.kubernetes.io/managed-by": "pulumi"}
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-cert-manager-namespace",
+        metadata={"name": CERT_MANAGER_NAMESPACE,
+                  "labels": {**labels, "pod-security.kubernetes.io/enforce": "restricted",
+                             "pod-security.kubernetes.io/audit": "restricted"}},
+        opts=k8s_opts)
+    in_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    token_access: list[pulumi.Resource] = []
+    if dns01.token_service_account is not None:
+        token_access = _token_request_access(name, dns01.token_service_account, labels, in_namespace)
+    release = k8s.helm.v3.Release(
+        f"{name}-cert-manager",
+        name="cert-manager",
+        namespace=CERT_MANAGER_NAMESPACE,
+        chart=CERT_MANAGER.name,
+        version=CERT_MANAGER.version,
+        repository_opts={"repo": CERT_MANAGER.repo},
+        values=cert_manager_values(dns01.pod_labels, dns01.service_account_annotations),
+        atomic=True,
+        cleanup_on_fail=True,
+        max_history=10,
+        timeout=600,
+        opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=dns01.depends_on)))
+    issuer = k8s.apiextensions.CustomResource(
+        f"{name}-cluster-issuer",
+        api_version="cert-manager.io/v1",
+        kind="ClusterIssuer",
+        metadata={"name": CLUSTER_ISSUER, "labels": labels},
+        spec={"acme": {
+            "server": LETS_ENCRYPT_DIRECTORY,
+            "privateKeySecretRef": {"name": f"{CLUSTER_ISSUER}-account-key"},
+            "solvers": [{"selector": {"dnsZones": [zone.zone_name]}, "dns01": dns01.solver}],
+        }},
+        # The CRDs come with the release; the credentials must exist before the first challenge.
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(
+            depends_on=[release, *token_access, *dns01.depends_on])))
+    manager = CertManager(release=release, issuer=issuer, issuer_name=CLUSTER_ISSUER, zone=zone)
+    _CERT_MANAGERS[id(handle)] = (handle, manager)
+    return manager
+
+
+def _token_request_access(name: str, service_account: str, labels: dict[str, str],
+                          opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    """The ServiceAccount whose tokens cert-manager exchanges for cloud credentials, and the right to request
+    them: `create` on `serviceaccounts/token` for that one name, bound to cert-manager's own account (cert-manager
+    docs, "Route53", "IAM Role with dedicated Kubernetes ServiceAccount"). A ClusterIssuer requests tokens in
+    cert-manager's namespace (its cluster resource namespace)."""
+    account = k8s.core.v1.ServiceAccount(
+        f"{name}-acme-token-account",
+        metadata={"name": service_account, "namespace": CERT_MANAGER_NAMESPACE, "labels": labels},
+        automount_service_account_token=False,
+        opts=opts)
+    role = k8s.rbac.v1.Role(
+        f"{name}-acme-token-role",
+        metadata={"name": f"{service_account}-tokenrequest", "namespace": CERT_MANAGER_NAMESPACE, "labels": labels},
+        rules=[{"api_groups": [""], "resources": ["serviceaccounts/token"], "resource_names": [service_account],
+                "verbs": ["create"]}],
+        opts=opts)
+    binding = k8s.rbac.v1.RoleBinding(
+        f"{name}-acme-token-binding",
+        metadata={"name": f"cert-manager-{service_account}-tokenrequest", "namespace": CERT_MANAGER_NAMESPACE,
+                  "labels": labels},
+        subjects=[{"kind": "ServiceAccount", "name": CERT_MANAGER_SERVICE_ACCOUNT,
+                   "namespace": CERT_MANAGER_NAMESPACE}],
+        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{service_account}-tokenrequest"},
+        opts=opts)
+    return [account, role, binding]
+
+
+PIP_NAME_ANNOTATION = "service.beta.kubernetes.io/azure-pip-name"
+PIP_RESOURCE_GROUP_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-resource-group"
+LB_IDLE_TIMEOUT_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout"
+"""LoadBalancer Service annotations of the Azure cloud provider (kubernetes-sigs/cloud-provider-azure
+pkg/consts/consts.go): the public IP by name, the resource group it is in, the TCP idle timeout in minutes."""

@@ -30,6 +30,14 @@ Choices, and why:
   plane and workload logs (`APISERVER` is the API server's log; Admin Activity
   audit logs are always on in Cloud Audit Logs); managed Prometheus with
   control-plane metrics, plus DCGM GPU metrics from 1.30.
+* The Gateway API on its standard channel (`gateway_api_config.channel: CHANNEL_STANDARD`): GKE
+  installs the Gateway API CRDs and its managed GatewayClasses, `gke-l7-global-external-managed`
+  among them, which the cluster-mode endpoints' entries use (components/serving/gcp.py). The
+  Gateway controller also needs the HTTP load balancing add-on, on by default and stated here.
+  The channel is updated in place (terraform-provider-google resource_container_cluster:
+  `gateway_api_config.channel` is not ForceNew; values CHANNEL_DISABLED, CHANNEL_EXPERIMENTAL,
+  CHANNEL_STANDARD). Source: GKE docs, "Deploying Gateways" (enable the Gateway API) and
+  "Configure Gateway resources using Policies" (requirements: VPC-native, HttpLoadBalancing).
 * Deletion protection in prod only (pulumi-gcp defaults it on everywhere, which
   would block tearing down dev and staging).
 * 64 pods per node (a /25 each), so the network's /17 pod range holds 256 nodes.
@@ -76,6 +84,9 @@ MAX_PODS_PER_NODE = 64
 
 DEFAULT_ZONES = 3
 """Zones GKE spreads a regional node pool over unless told otherwise."""
+
+GATEWAY_API_CHANNEL = "CHANNEL_STANDARD"
+"""The Gateway API release channel GKE installs (standard: the v1 Gateway, HTTPRoute and GKE's classes)."""
 
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
                   "NoExecute": "NO_EXECUTE"}
@@ -226,6 +237,8 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         },
         enable_shielded_nodes=True,
         datapath_provider="ADVANCED_DATAPATH",
+        gateway_api_config={"channel": GATEWAY_API_CHANNEL},
+        addons_config={"http_load_balancing": {"disabled": False}},
         deletion_protection=env.is_prod,
         opts=env.child(parent, stateful=True, depends_on=[key_user],
                        ignore_changes=["nodeConfig", "initialNodeCount"]))

@@ -84,3 +84,6 @@ class NetworkOutputs:
     """GCP: secondary range for pods."""
     services_range_name: str | None = None
     """GCP: secondary range for services."""
+    security_group_id: pulumi.Output[str] | None = None
+    """Azure: the node subnet's network security group, where entries add their inbound rules (None
+    with `existing_subnet_ids`: the subnet's owner admits the entries' traffic)."""

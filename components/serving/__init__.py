@@ -1,7 +1,7 @@
 """Serving: `ModelEndpoint` and its arguments."""
 
 from .args import Accelerator, EndpointOptions, ModelEndpointArgs, ModelSource, Scaling
-from .endpoint import ModelEndpoint, endpoint_problems
+from .endpoint import ModelEndpoint, auth_problems, endpoint_problems
 
 __all__ = ["Accelerator", "EndpointOptions", "ModelEndpoint", "ModelEndpointArgs", "ModelSource", "Scaling",
-           "endpoint_problems"]
+           "auth_problems", "endpoint_problems"]

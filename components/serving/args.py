@@ -10,11 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..catalog.regions import Cloud
-from ..common import Environment
+from ..catalog.regions import Cloud, PerCloud
+from ..common import Environment, Problem
 
 if TYPE_CHECKING:
     from ..compute import GpuNodePool, KubernetesCluster
+    from ..dns import DnsZone
     from ..storage import ObjectStore
 
 Mode = Literal["managed", "cluster"]
@@ -36,6 +37,20 @@ class PerMetric(TypedDict, Generic[V]):
 
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+STATIC_ENTRY_ADDRESS: PerCloud[bool] = {"aws": True, "azure": True, "gcp": True}
+"""Whether a cell's cluster-mode entry has a stable public IPv4 address of its own: a static public
+IP on Azure (the NGINX ingress's) and GCP (the global address of the load balancer); on AWS the
+first static IPv4 address of a Global Accelerator in front of the ALB (the ALB itself is known by DNS
+name only: its addresses change). With an address, global health checks connect to it with the
+global name as Host and SNI, and Cloud DNS can route to it."""
+
+RATE_LIMITED_ENTRY: PerCloud[bool] = {"aws": True, "azure": True, "gcp": True}
+"""Whether a cell's cluster-mode entry enforces `EndpointOptions.rate_limit_per_minute` per client IP
+(GCP: a Cloud Armor throttle rule on the load balancer's backend; AWS: a WAF rate-based rule on the
+ALB, 60-second window; Azure: the endpoint's NGINX, `limit-rps`). Setting the limit on a cloud whose
+entry does not enforce it is refused rather than silently ignored (today every cloud's does)."""
 
 
 class _Strict(BaseModel):
@@ -129,6 +144,17 @@ class EndpointOptions(_Strict):
     """Cluster mode: the cell's GPU pool to run on. Default: the pool whose GPU matches."""
     hostname: str | None = None
     """Public HTTPS name of this cell's entry (cluster mode), e.g. `aws-use1.models.example.com`."""
+    auth: Literal["api_key", "none"] = "api_key"
+    """Cluster mode: who may call the model. `api_key` (default): the model server rejects requests
+    without the environment's API key (`Authorization: Bearer <key>` on the OpenAI routes; the health
+    path stays open for health checks); the key is generated per environment (or taken from
+    `aiinfra:secrets.api-key`), kept in each cell's cloud secret store and exported as a secret.
+    `none`: anyone who reaches the entry spends the GPUs; refused in prod."""
+    rate_limit_per_minute: int = Field(default=600, ge=10, le=100_000)
+    """Cluster mode: requests a minute one client IP may send to this cell's entry; above it the entry
+    refuses requests until the client's rate falls back (429 from AWS WAF and Cloud Armor; 503 from
+    Azure's add-on NGINX, whose status code its operator owns). Default 600 (10 a second: far above
+    one client's use of a GPU model, far below what exhausts it). See RATE_LIMITED_ENTRY."""
 
     @field_validator("hostname")
     @classmethod
@@ -171,6 +197,16 @@ class ModelEndpointArgs:
     """Azure only: the resource group."""
     project: str | None = None
     """GCP only: the project."""
+    dns_zone: "DnsZone | None" = None
+    """Cluster mode: the environment's DNS zone, where the entry's hostname gets its record (to the load
+    balancer's address) and the certificate its DNS validation records. Default: none (records are the
+    caller's business)."""
+    api_key: pulumi.Input[str] | None = None
+    """Cluster mode with auth `api_key` (required then): the key the model server enforces, a Pulumi
+    secret; the same for every cell so one key works through the global name."""
+    global_hostnames: tuple[str, ...] = ()
+    """Cluster mode: global names (e.g. `chat.models.example.com`) clients also reach this endpoint by,
+    through global traffic: the entry routes them and its certificate covers them. Default: none."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +219,11 @@ class EndpointOutputs:
     """Deep health check URL (cluster mode: the public entry + health path)."""
     entry_hostname: pulumi.Output[str] | None
     """Public hostname for global traffic (cluster mode), None for managed endpoints."""
+    api_key_secret: pulumi.Output[str] | None = None
+    """Cluster mode with an API key: where the cell's cloud keeps it (ARN, Key Vault secret URI,
+    Secret Manager name)."""
+    entry_ip: pulumi.Output[str] | None = None
+    """Cluster mode: the entry's stable public IPv4 address, where it has one (see STATIC_ENTRY_ADDRESS)."""
 
 
 @dataclass(frozen=True)
@@ -203,8 +244,8 @@ class IngressSettings:
 
     class_name: str
     """IngressClass (alb, gce, webapprouting.kubernetes.azure.com)."""
-    annotations: dict[str, str]
-    """Ingress annotations: scheme, TLS, health check path."""
+    annotations: dict[str, pulumi.Input[str]]
+    """Ingress annotations: scheme, TLS, health check path (values may be outputs: a certificate ARN)."""
     service_annotations: dict[str, str]
     """Service annotations (e.g. GKE container-native load balancing)."""
     allowed_sources: list[k8s.networking.v1.NetworkPolicyPeerArgsDict]
@@ -214,3 +255,52 @@ class IngressSettings:
     tls_in_spec: bool = True
     """Whether the Ingress lists its TLS host in `spec.tls` (False where the certificate is attached
     by annotation and a secret-less entry breaks the controller, as on GKE)."""
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    """What a cloud's `entry()` builds the public HTTPS entry of a cluster-mode endpoint from."""
+
+    parent: pulumi.Resource
+    name: str
+    args: ModelEndpointArgs
+    namespace: str
+    labels: dict[str, str]
+    service: str
+    """The Service the entry sends to (port 80, named `http`)."""
+    hostnames: list[str]
+    """Every name the entry serves: the cell's own hostname first, then the global ones."""
+    opts: pulumi.ResourceOptions
+    """Options for Kubernetes objects in the endpoint's namespace."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The entry a cloud built: what the cell hostname's DNS record answers with."""
+
+    record_type: Literal["A", "CNAME"]
+    address: pulumi.Output[str]
+    """An IPv4 address (A) or the load balancer's DNS name (CNAME)."""
+    ip: pulumi.Output[str] | None = None
+    """The stable public IPv4 address, when the entry has one."""
+
+
+def entry_zone_problems(args: ModelEndpointArgs, why: str, record: str) -> list[Problem]:
+    """The check every cloud's cluster-mode entry shares: the environment's zone is given and holds
+    every name the entry serves, because the entry's certificate is validated through `record`s the
+    stack writes there. `why` completes "required for a cluster-mode endpoint on <cloud>: ..."."""
+    if args.options.mode != "cluster":
+        return []
+    zone = args.dns_zone
+    if zone is None:
+        return [Problem("ModelEndpointArgs.dns_zone", None,
+                        f"required for a cluster-mode endpoint on {why}; pass an existing zone with "
+                        "DnsOptions.zone_id", missing=True)]
+    return [Problem(path, host, f"allowed: a name in the zone {zone.zone_name!r}, where {record} is created")
+            for path, host in entry_names(args) if not zone.covers(host)]
+
+
+def entry_names(args: ModelEndpointArgs) -> list[tuple[str, str]]:
+    """(key path, name) of every name a cluster-mode entry serves: its own, then the global ones."""
+    own = [("ModelEndpointArgs.options.hostname", args.options.hostname)] if args.options.hostname else []
+    return [*own, *(("ModelEndpointArgs.global_hostnames", h) for h in args.global_hostnames)]

@@ -8,7 +8,9 @@ on the store's key through S3), `log-group`, `model`, `endpoint-config`,
 `scaling-policy`.
 
 Cluster-mode children: `pod-role`, `pod-read-policy`, `pod-key-policy`,
-`pod-identity`; the cluster gets the AWS Load Balancer Controller once
+`pod-identity`, the `ingress` and around it (`aws_entry.py`) the certificate and
+its validation records, the access-log bucket, the WAF web ACL and the Global
+Accelerator; the cluster gets the AWS Load Balancer Controller once
 (`compute.aws.install_load_balancer_controller`), which turns the endpoint's
 Ingress (class `alb`) into an internet-facing ALB.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -27,7 +30,10 @@ from ..common import Problem
 from ..common.naming import global_name
 from ..compute.aws import ALB_SSL_POLICY, EksHandle, LoadBalancerController, install_load_balancer_controller
 from ..common.aws_arn import partition
-from .args import EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, PerMetric, WorkloadIdentity
+from .args import (EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs, PerMetric,
+                   WorkloadIdentity, entry_names, entry_zone_problems)
+from .aws_entry import (MAX_CERTIFICATE_NAMES, access_logs, accelerator, certificate, first_static_ip,
+                        load_balancer_attributes, load_balancer_name, web_acl)
 from ..common.aws_iam import POD_IDENTITY_TRUST, trust_policy
 from ..common.aws_kms import customer_key
 
@@ -161,18 +167,20 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
                             pod_labels={}, depends_on=[association])
 
 
+ALB_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io"
+
+
 def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
     """An internet-facing ALB (AWS Load Balancer Controller) sending to pod IPs, HTTPS 443 only, TLS 1.2+.
 
-    No certificate is named: the controller discovers an ISSUED ACM certificate in the cluster's region
-    whose names cover the Ingress TLS host (e.g. `aws-use1.models.example.com` or `*.models.example.com`).
-    That certificate must exist in ACM before the Ingress is applied, or the ALB is not created.
-    Pods are reached from the ALB's addresses in the VPC, so the NetworkPolicy admits the VPC CIDR
-    (the primary CIDR; the created networks have no other).
+    The settings every Ingress of this endpoint shares; `entry` adds what names other resources (the
+    certificate, the web ACL, the log bucket, the ALB's own name). Pods are reached from the ALB's
+    addresses in the VPC, so the NetworkPolicy admits the VPC CIDR (the primary CIDR; the created
+    networks have no other).
     """
     model = args.options.model
     controller = _controller(args)
-    prefix = "alb.ingress.kubernetes.io"
+    prefix = ALB_ANNOTATION_PREFIX
     return IngressSettings(
         class_name="alb",
         annotations={
@@ -184,9 +192,6 @@ def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
             f"{prefix}/healthcheck-path": model.health_path,
             f"{prefix}/healthcheck-protocol": "HTTP",
             f"{prefix}/success-codes": "200",
-            # Long generations without streamed bytes outlast the default 60 s idle timeout.
-            f"{prefix}/load-balancer-attributes":
-                "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true",
             # Deregister within the pods' 60 s termination grace period.
             f"{prefix}/target-group-attributes": "deregistration_delay.timeout_seconds=60",
         },
@@ -196,9 +201,56 @@ def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
     )
 
 
-def extra_ingress_objects(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
-                          labels: dict[str, str]) -> None:
-    """Nothing: the ALB, its listener, target group and certificate come from the controller and ACM."""
+def entry_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """A cluster-mode entry on AWS needs the environment's zone, holding every name it serves: its ACM
+    certificate is issued only once the DNS validation records exist, and the stack writes them there.
+    ACM takes at most MAX_CERTIFICATE_NAMES names on one certificate by default."""
+    problems = entry_zone_problems(args, "AWS: its ACM certificate is issued only once the DNS validation "
+                                         "records exist, and the stack creates them (and the entry's A record) "
+                                         "in this zone", "its certificate's DNS validation record")
+    if args.options.mode == "cluster" and len({h for _, h in entry_names(args)}) > MAX_CERTIFICATE_NAMES:
+        problems.append(Problem("ModelEndpointArgs.global_hostnames", list(args.global_hostnames),
+                                f"allowed: at most {MAX_CERTIFICATE_NAMES - 1} global names (ACM's default quota "
+                                f"is {MAX_CERTIFICATE_NAMES} names per certificate, the cell's own included)"))
+    return problems
+
+
+def entry(request: EntryRequest) -> Entry:
+    """The endpoint's public HTTPS entry: an ALB Ingress behind a Global Accelerator.
+
+    The Ingress names its ALB, the validated ACM certificate of every name it routes, the WAF web ACL
+    and the access-log bucket (each an output of the resource it names, so the Ingress is created after
+    them and deleted before them). It also depends on the controller's Helm release: the controller's
+    validating webhook for Ingresses (`vingress.elbv2.k8s.aws`) fails closed (`failurePolicy: Fail`,
+    helm/aws-load-balancer-controller/templates/webhook.yaml, v2.14.0), and on delete only the running
+    controller removes the ALB and the Ingress's `ingress.k8s.aws/resources` finalizer
+    (pkg/ingress/finalizer.go): deleted after the controller, the ALB would leak and keep its subnets,
+    security group and ENIs, blocking the VPC's deletion.
+
+    The cell's name is an A record to the accelerator's first static IPv4 address, the same address
+    `Entry.ip` gives global traffic: health checks then probe exactly what the cell's record answers.
+    """
+    from .workload import standard_ingress
+    args, name, parent = request.args, request.name, request.parent
+    controller = _controller(args)
+    settings = ingress_settings(args)
+    lb_name = load_balancer_name(name)
+    validated = certificate(parent, name, args, request.hostnames)
+    logs_policy = access_logs(parent, name, args)
+    acl = web_acl(parent, name, args)
+    prefix = ALB_ANNOTATION_PREFIX
+    annotations: dict[str, pulumi.Input[str]] = {
+        **settings.annotations,
+        f"{prefix}/load-balancer-name": lb_name,
+        f"{prefix}/certificate-arn": validated.certificate_arn,
+        f"{prefix}/wafv2-acl-arn": acl.arn,
+        f"{prefix}/load-balancer-attributes": load_balancer_attributes(logs_policy),
+    }
+    opts = pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(depends_on=[controller.release]))
+    ingress = standard_ingress(replace(request, opts=opts), replace(settings, annotations=annotations))
+    accel = accelerator(parent, name, args.environment, args.region, ingress, lb_name)
+    address = first_static_ip(accel)
+    return Entry(record_type="A", address=address, ip=address)
 
 
 # --- managed (SageMaker) ----------------------------------------------------------------------

@@ -11,7 +11,8 @@ see below) and `autoscale` (an Azure Monitor autoscale setting, when max > min r
 
 Cluster mode children: `identity` (user-assigned identity), `federated-credential` (trusts
 the cluster's OIDC issuer for the endpoint's ServiceAccount), `model-reader` (Storage Blob
-Data Reader on the model's container).
+Data Reader on the model's container), and the public entry (see below): `ingress-ip`,
+`https-rule`, `nginx`, `certificate`, `ingress`.
 
 Traffic without a cycle
 -----------------------
@@ -58,32 +59,73 @@ Managed-mode decisions
   `/models`.
 - Scoring path: `/score` (the spec has no field for it yet).
 
-Cluster-mode ingress (prerequisite)
------------------------------------
-The AKS application routing add-on (managed ingress-nginx, IngressClass
-`webapprouting.kubernetes.azure.com`, controllers in namespace `app-routing-system`) is the
-entry. The add-on can attach a Key Vault certificate (annotation
-`kubernetes.azure.com/tls-cert-keyvault-uri`), but the spec names no certificate, so TLS
-comes from cert-manager instead: the cluster needs cert-manager installed with a
-ClusterIssuer named `letsencrypt` (HTTP-01 through this ingress class), which writes the
-certificate into the secret `<endpoint>-tls`.
+Cluster-mode entry (`entry`)
+----------------------------
+A request for the cell's name or a global name arrives at a static public IP, passes the node
+subnet's NSG on 443, reaches an NGINX of the endpoint's own, which terminates TLS with a
+Let's Encrypt certificate for every name and proxies to the Service; the model server checks
+the API key. What each piece is and why:
+
+- `ingress-ip`: a Standard, static, IPv4 public IP, zone-redundant where the region has
+  zones, in the cluster's address group (`compute.azure.ingress_addresses`, where the cluster
+  identity is Network Contributor). The cell's name gets an A record to it (`workload.py`),
+  and global health checks probe it (`Entry.ip`).
+- `https-rule`: TCP 443 from `Internet` to that IP on the node subnet's NSG
+  (`network.azure.allow_https_from_internet`); Azure's defaults deny everything else from the
+  Internet and admit the load balancer's probes.
+- `nginx`: an `NginxIngressController` (approuting.kubernetes.azure.com/v1alpha1, cluster
+  scoped; the add-on's operator runs it in `app-routing-system`) with its own IngressClass
+  `nginx-<endpoint>`, the IP given by name through `spec.loadBalancerAnnotations`
+  (`service.beta.kubernetes.io/azure-pip-name` and
+  `service.beta.kubernetes.io/azure-load-balancer-resource-group`; AKS docs "Advanced NGINX
+  ingress controller and ingress configurations with the application routing add-on",
+  "Create an NGINX ingress controller with a static IP address"), `httpDisabled: true` (no
+  port 80 at all: a redirect would still receive each first request, API key included, in
+  clear text; field added by aks-app-routing-operator #362) and the load balancer's TCP idle
+  timeout above NGINX's proxy timeouts. Fields from the operator's
+  config/crd/bases/approuting.kubernetes.azure.com_nginxingresscontrollers.yaml. The
+  operator gives the controller Service `externalTrafficPolicy: Local` (pkg/manifests/nginx.go),
+  so NGINX sees client IPs and per-client limits hold.
+- `certificate`: a cert-manager `Certificate` for the cell's name and every global name into
+  the secret `<endpoint>-tls`, from the cluster's ClusterIssuer `letsencrypt` (Let's Encrypt
+  with ACME DNS-01 in the environment's zone; `compute.azure.install_cert_manager`). Explicit
+  rather than the ingress-shim annotation, so it is ordered after cert-manager's release and
+  visible in a plan.
+- `ingress`: the Ingress of that class (`workload.standard_ingress`) after the controller and
+  the Certificate, with proxy timeouts and buffering for streamed generations and abuse limits
+  per client IP: `limit-rps` (from `rate_limit_per_minute`; `limit-rpm` below 60 a minute),
+  `limit-burst-multiplier` and `limit-connections` (ingress-nginx annotations docs, "Rate
+  Limiting"). NGINX answers 503 above a limit (ingress-nginx ConfigMap defaults
+  `limit-req-status-code` and `limit-conn-status-code`, which the add-on's operator owns).
+
+The NetworkPolicy admits only that controller's pods: namespace `app-routing-system` and label
+`app` = `<controllerNamePrefix>-<collision count>`, the operator's pod label
+(pkg/controller/nginxingress/nginx_ingress_controller.go `ToNginxIngressConfig`,
+pkg/manifests/types.go `PodLabels`), the count being at most 5 (api/v1alpha1 `MaxCollisions`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
-from typing import Mapping, cast
+from typing import TYPE_CHECKING, Mapping, cast
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import gpu_machine
+from ..common import Problem
 from ..common.naming import compact_name, stable_suffix
 from ..common.azure_keyvault import key_vault
 from ..common.dispatch import unknown
-from .args import METRICS, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from .args import (METRICS, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs, WorkloadIdentity,
+                   entry_zone_problems)
+
+if TYPE_CHECKING:
+    from ..compute.azure import AksHandle
 
 ml = azure_native.machinelearningservices
 
@@ -91,10 +133,26 @@ STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 """The audience Entra ID expects in federated Kubernetes service-account tokens."""
 
-INGRESS_CLASS = "webapprouting.kubernetes.azure.com"
 APP_ROUTING_NAMESPACE = "app-routing-system"
-"""Where the application routing add-on runs its NGINX controllers."""
-CLUSTER_ISSUER = "letsencrypt"
+"""Where the application routing add-on runs its NGINX controllers (aks-app-routing-operator
+pkg/config/config.go `DefaultNs`)."""
+NGINX_API_VERSION = "approuting.kubernetes.azure.com/v1alpha1"
+NGINX_MAX_COLLISIONS = 5
+"""aks-app-routing-operator api/v1alpha1 `MaxCollisions`: the controller's resources are named
+`<controllerNamePrefix>-<collision count>`, the count at most this."""
+PROXY_TIMEOUT_SECONDS = 300
+"""Generation can stream for minutes: NGINX waits this long for the model server (default 60 s)."""
+LB_IDLE_TIMEOUT_MINUTES = 6
+"""Azure load balancer TCP idle timeout for the entry (default 4 minutes, allowed 4-100:
+cloud-provider-azure `service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout`), above
+PROXY_TIMEOUT_SECONDS so a silent non-streamed generation is not cut by the load balancer first."""
+CONNECTIONS_PER_CLIENT = 32
+"""Concurrent connections one client IP may hold (ingress-nginx `limit-connections`): a streamed
+generation holds one for minutes, so this bounds how many of the endpoint's GPU slots one address
+can occupy (prod's chat: 4 replicas x 8 in flight)."""
+BURST_MULTIPLIER = 5
+"""ingress-nginx `limit-burst-multiplier` (its default, written out): a client may exceed its rate by this
+many seconds' worth of requests at once before NGINX rejects."""
 
 ONLINE_ENDPOINT_API_VERSION = "2025-12-01"
 """The API version azure-native 3.29 uses for OnlineEndpoint; the traffic template uses it too."""
@@ -161,30 +219,137 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
         depends_on=[credential, reader])
 
 
+def ingress_class(args: ModelEndpointArgs) -> str:
+    """The endpoint's own IngressClass (and its NginxIngressController's name): cluster scoped, unique
+    per cluster because endpoint names are unique per cell."""
+    return f"nginx-{args.options.name}"
+
+
+def controller_prefix(args: ModelEndpointArgs) -> str:
+    """`controllerNamePrefix`: the operator names the controller's Deployment, Service and pod label
+    `app` after it (at most 60 characters: an endpoint name has at most 32)."""
+    return f"nginx-{args.options.name}"
+
+
+def entry_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """A cluster-mode entry on Azure needs the environment's zone, holding every name it serves, on a
+    provider cert-manager can get DNS-01 credentials for: its certificate is issued only once the
+    challenge records exist there."""
+    from ..dns import acme_dns01_problems
+    problems = entry_zone_problems(args, "Azure: cert-manager proves its names to Let's Encrypt with ACME "
+                                         "DNS-01 records in this zone", "cert-manager's DNS-01 challenge record")
+    if args.options.mode == "cluster" and args.dns_zone is not None:
+        problems = [*acme_dns01_problems(args.dns_zone.dns_provider, "azure"), *problems]
+    return problems
+
+
+def rate_limit_annotations(rate_limit_per_minute: int) -> dict[str, str]:
+    """ingress-nginx per-client-IP limits: `limit-rps` (requests a second, rounded down so never looser
+    than asked; `limit-rpm` under 60 a minute), the burst multiplier and `limit-connections`."""
+    prefix = "nginx.ingress.kubernetes.io/"
+    rate = ({f"{prefix}limit-rps": str(rate_limit_per_minute // 60)} if rate_limit_per_minute >= 60
+            else {f"{prefix}limit-rpm": str(rate_limit_per_minute)})
+    return {**rate, f"{prefix}limit-burst-multiplier": str(BURST_MULTIPLIER),
+            f"{prefix}limit-connections": str(CONNECTIONS_PER_CLIENT)}
+
+
 def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
-    """The application routing add-on's NGINX, TLS from cert-manager, only its pods admitted."""
+    """The endpoint's own NGINX (application routing add-on), TLS from cert-manager, only its pods admitted."""
+    prefix = controller_prefix(args)
     return IngressSettings(
-        class_name=INGRESS_CLASS,
+        class_name=ingress_class(args),
         annotations={
-            "cert-manager.io/cluster-issuer": CLUSTER_ISSUER,
-            "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-            "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
             # Generation can stream for minutes: no 60 s cut-off, no response buffering.
-            "nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
-            "nginx.ingress.kubernetes.io/proxy-send-timeout": "300",
+            "nginx.ingress.kubernetes.io/proxy-read-timeout": str(PROXY_TIMEOUT_SECONDS),
+            "nginx.ingress.kubernetes.io/proxy-send-timeout": str(PROXY_TIMEOUT_SECONDS),
             "nginx.ingress.kubernetes.io/proxy-buffering": "off",
             "nginx.ingress.kubernetes.io/proxy-body-size": "16m",
+            **rate_limit_annotations(args.options.rate_limit_per_minute),
         },
         service_annotations={},
-        allowed_sources=[{"namespace_selector": {
-            "match_labels": {"kubernetes.io/metadata.name": APP_ROUTING_NAMESPACE}}}],
+        allowed_sources=[{
+            "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": APP_ROUTING_NAMESPACE}},
+            "pod_selector": {"match_expressions": [{
+                "key": "app", "operator": "In",
+                "values": [f"{prefix}-{n}" for n in range(NGINX_MAX_COLLISIONS + 1)]}]},
+        }],
         tls_secret_name=f"{args.options.name}-tls",
     )
 
 
-def extra_ingress_objects(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
-                          labels: dict[str, str]) -> None:
-    """Nothing: the add-on's IngressClass and cert-manager's ClusterIssuer are cluster-wide."""
+def _aks(args: ModelEndpointArgs) -> "AksHandle":
+    from ..compute.azure import AksHandle
+    assert args.cluster is not None
+    handle = args.cluster.handle
+    if not isinstance(handle, AksHandle):
+        raise TypeError(f"a cluster-mode endpoint on Azure needs an AKS cluster, got {type(handle).__name__}")
+    return handle
+
+
+def entry(request: EntryRequest) -> Entry:
+    """The public HTTPS entry: a static IP, the NSG rule for it, the endpoint's NGINX on that IP, a
+    Let's Encrypt certificate for every name, and the Ingress (see the module docstring)."""
+    from ..compute.azure import LB_IDLE_TIMEOUT_ANNOTATION, PIP_NAME_ANNOTATION, PIP_RESOURCE_GROUP_ANNOTATION
+    from ..compute.azure import ingress_addresses, install_cert_manager
+    from ..network.azure import allow_https_from_internet, region_zones
+    from .workload import standard_ingress
+    args, name = request.args, request.name
+    assert args.cluster is not None and args.dns_zone is not None  # cluster mode; entry_problems
+    cluster, env = args.cluster, args.environment
+    handle = _aks(args)
+    addresses = ingress_addresses(cluster, handle)
+    ip = azure_native.network.PublicIPAddress(
+        f"{name}-ingress-ip",
+        resource_group_name=addresses.resource_group_name,
+        location=args.region,
+        sku={"name": azure_native.network.PublicIPAddressSkuName.STANDARD,
+             "tier": azure_native.network.PublicIPAddressSkuTier.REGIONAL},
+        public_ip_allocation_method=azure_native.network.IPAllocationMethod.STATIC,
+        public_ip_address_version=azure_native.network.IPVersion.I_PV4,
+        # Zone-redundant (a Standard public IP is in one zone or all of them): the entry's address
+        # survives a zone loss, like the load balancer frontend that uses it.
+        zones=region_zones(args.region, 3) or None,
+        opts=env.child(request.parent))
+    address = ip.ip_address.apply(lambda a: a or "")
+    allow_https_from_internet(request.parent, name, cluster.args.network, address, env)
+
+    settings = ingress_settings(args)
+    k8s_opts = pulumi.ResourceOptions(parent=request.parent, provider=cluster.provider)
+    controller = k8s.apiextensions.CustomResource(
+        f"{name}-nginx",
+        api_version=NGINX_API_VERSION,
+        kind="NginxIngressController",
+        metadata={"name": settings.class_name, "labels": request.labels},
+        spec={
+            "ingressClassName": settings.class_name,
+            "controllerNamePrefix": controller_prefix(args),
+            "httpDisabled": True,
+            "loadBalancerAnnotations": {
+                PIP_NAME_ANNOTATION: ip.name,
+                PIP_RESOURCE_GROUP_ANNOTATION: addresses.resource_group_name,
+                LB_IDLE_TIMEOUT_ANNOTATION: str(LB_IDLE_TIMEOUT_MINUTES),
+            },
+        },
+        # The cloud provider may attach the IP only once the cluster identity's role exists.
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[ip, addresses.role])))
+
+    manager = install_cert_manager(cluster, handle, args.dns_zone)
+    certificate = k8s.apiextensions.CustomResource(
+        f"{name}-certificate",
+        api_version="cert-manager.io/v1",
+        kind="Certificate",
+        metadata={"name": args.options.name, "namespace": request.namespace, "labels": request.labels},
+        spec={
+            "secretName": settings.tls_secret_name,
+            "dnsNames": list(request.hostnames),
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": manager.issuer_name},
+            "privateKey": {"rotationPolicy": "Always"},
+        },
+        opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(
+            depends_on=[manager.release, manager.issuer])))
+    standard_ingress(dataclasses.replace(request, opts=pulumi.ResourceOptions.merge(
+        request.opts, pulumi.ResourceOptions(depends_on=[controller, certificate]))), settings)
+    return Entry(record_type="A", address=address, ip=address)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,8 +16,16 @@ from ..catalog.gpus import gpu_offer_problem
 from ..catalog.regions import CLOUD_TITLES, CLOUDS, Cloud
 from ..common import Problem, raise_if_any
 from ..common.dispatch import choice_problems, unknown
-from .args import ENGINES, METRICS, MODES, EndpointOptions, Engine, ModelEndpointArgs, Mode
+from .args import ENGINES, METRICS, MODES, RATE_LIMITED_ENTRY, EndpointOptions, Engine, ModelEndpointArgs, Mode
 from .workload import EndpointBuilder, cluster_builder
+
+
+def auth_problems(options: EndpointOptions, environment: str) -> list[Problem]:
+    """Public entries authenticate: `auth: none` is refused in prod (anyone could spend the GPUs)."""
+    if options.mode == "cluster" and options.auth == "none" and environment == "prod":
+        return [Problem("auth", "none", "allowed: api_key in prod; an entry without authentication lets anyone "
+                                        "who reaches it spend the GPUs")]
+    return []
 
 
 def endpoint_problems(cloud: Cloud, region: str, options: EndpointOptions, has_cluster: bool,
@@ -48,6 +56,10 @@ def endpoint_problems(cloud: Cloud, region: str, options: EndpointOptions, has_c
     match options.mode:
         case "cluster":
             problems += _cluster_mode_problems(options, has_cluster, pool_gpus)
+            if "rate_limit_per_minute" in options.model_fields_set and not RATE_LIMITED_ENTRY[cloud]:
+                problems.append(Problem("rate_limit_per_minute", options.rate_limit_per_minute,
+                                        f"allowed: unset on {CLOUD_TITLES[cloud]}, whose entry does not enforce "
+                                        "a per-client rate limit yet"))
         case "managed":
             if options.engine != "deployment":
                 problems.append(Problem("engine", options.engine, "allowed: only in cluster mode"))
@@ -102,14 +114,30 @@ def argument_problems(args: ModelEndpointArgs) -> list[Problem]:
         problems.append(Problem("ModelEndpointArgs.store", None,
                                 f"required on {CLOUD_TITLES[args.cloud]}: the ObjectStore holding "
                                 "the model (access is granted to its prefix or container only)", missing=True))
-    if args.cloud == "azure" and args.resource_group_name is None:
-        problems.append(Problem("ModelEndpointArgs.resource_group_name", None, "required on Azure", missing=True))
-    if args.cloud == "gcp":
-        from .gcp import endpoint_project
-        if not endpoint_project(args):
-            problems.append(Problem("ModelEndpointArgs.project", None,
-                                    "required on GCP unless the endpoint runs on a GKE cluster", missing=True))
-    return problems
+    return problems + _cloud_argument_problems(args)
+
+
+def _cloud_argument_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """Each cloud's own needs: its entry's zone and names (`entry_problems`), an Azure resource group,
+    a GCP project."""
+    cloud = args.cloud
+    match cloud:
+        case "aws":
+            from .aws import entry_problems as aws_entry_problems
+            return aws_entry_problems(args)
+        case "azure":
+            from .azure import entry_problems as azure_entry_problems
+            missing = ([Problem("ModelEndpointArgs.resource_group_name", None, "required on Azure", missing=True)]
+                       if args.resource_group_name is None else [])
+            return [*missing, *azure_entry_problems(args)]
+        case "gcp":
+            from .gcp import endpoint_project, entry_problems
+            missing = ([] if endpoint_project(args) else
+                       [Problem("ModelEndpointArgs.project", None,
+                                "required on GCP unless the endpoint runs on a GKE cluster", missing=True)])
+            return [*missing, *entry_problems(args)]
+        case _:
+            unknown(cloud, "ModelEndpointArgs.cloud", CLOUDS)
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -135,6 +163,10 @@ class ModelEndpoint(pulumi.ComponentResource):
             for p in endpoint_problems(args.cloud, args.region, options, args.cluster is not None, pools)]
         if options.mode == "cluster" and args.gpu_pool is None:
             problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
+        problems += [p.under("ModelEndpointArgs.options") for p in auth_problems(options, args.environment.name)]
+        if options.mode == "cluster" and options.auth == "api_key" and args.api_key is None:
+            problems.append(Problem("ModelEndpointArgs.api_key", None,
+                                    "required with auth api_key: the key the model server enforces", missing=True))
         if args.cluster is not None and args.cluster.args.cloud != args.cloud:
             problems.append(Problem("ModelEndpointArgs.cluster", f"a KubernetesCluster on {args.cluster.args.cloud}",
                                     f"allowed: a KubernetesCluster on {args.cloud}"))
@@ -147,8 +179,12 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.url = out.url
         self.health_url = out.health_url
         self.entry_hostname = out.entry_hostname
+        self.entry_ip = out.entry_ip
+        self.api_key_secret = out.api_key_secret
         self.register_outputs({
+            "api_key_secret": out.api_key_secret, "auth": options.auth if options.mode == "cluster" else None,
             "url": out.url, "health_url": out.health_url, "entry_hostname": out.entry_hostname,
+            "entry_ip": out.entry_ip,
             "mode": options.mode, "min_replicas": options.min_replicas, "max_replicas": options.max_replicas,
             "gpu": options.accelerator.gpu, "gpus_per_replica": options.accelerator.count,
             "health_path": options.model.health_path,

@@ -49,29 +49,74 @@ Cluster mode on GKE (`workload.py` builds the Kubernetes objects and calls here)
   account (`<project>.svc.id.goog[<namespace>/<name>]`). Conditions need
   uniform bucket-level access, which the ObjectStore bucket has. Children
   (role names): `reader` (the account), `reader-bucket`, `reader-workload-identity`.
-* `ingress_settings`: GKE Ingress class `gce` (a global external Application
-  Load Balancer), HTTPS only, a Google-managed certificate, a reserved global
-  static IP (stable for DNS; the certificate provisions once the hostname
-  resolves to it), container-native load balancing (NEGs). The load balancer's
-  health check follows the pod's readiness probe, so no BackendConfig is needed
-  for health checks. NetworkPolicy admits only Google's front ends and health
-  checkers (35.191.0.0/16, 130.211.0.0/22), which reach NEG pods directly.
-* `extra_ingress_objects`: the global address (role `ip`) and the
-  `ManagedCertificate` `<endpoint name>-cert` for the hostname (role
-  `certificate`, on the cluster's provider).
+* `entry`: the public HTTPS entry, a GKE Gateway (a global external Application
+  Load Balancer) with a Certificate Manager certificate for the cell's hostname
+  and every global name. Not a GKE Ingress: the global name round-robins over
+  clouds, so a Google-managed certificate with load-balancer authorization can
+  never validate it, and GKE Ingress cannot use Certificate Manager
+  (kubernetes/ingress-gce#1692: "Cloud Certificate Manager will natively be
+  supported using the Gateway API in GKE"). Children (role names):
+  - `ip`: a global static IPv4 address named per endpoint and region
+    (`address_name`). Every GlobalAddress field but `labels` is ForceNew
+    (magic-modules mmv1/products/compute/GlobalAddress.yaml: `immutable: true`;
+    only labels have an update URL), so nothing in it names a hostname:
+    renaming the entry keeps the address and its IP. Its `description` is also
+    ignored after creation, so rewording it never replaces the address.
+  - `dns-authorization-<i>`: a Certificate Manager DNS authorization per name
+    (the cell's hostname first, then the global names), of type
+    `PER_PROJECT_RECORD`: its validation record is `_acme-challenge_<id>.<name>`,
+    unique to the project, so every cloud and project proving the same global
+    name writes its own record beside the others instead of fighting over
+    `_acme-challenge.<name>` (Certificate Manager docs, "Manage DNS
+    authorizations"). Its CNAME (`dns_resource_records`) is created in the
+    environment's zone as `dns-authorization-<i>-record` (`DnsZone.record`).
+  - `certificate`: one Google-managed certificate for every name, issued through
+    those authorizations (before traffic arrives: DNS authorization needs no
+    serving load balancer).
+  - `certificate-map` (named `certificate_map_name`) and
+    `certificate-map-entry-<i>`: one entry per name (SNI hostname matcher).
+    Authorizations, certificate and entries are named by `certificate_manager_name`
+    after the names they hold, so a renamed entry's replacements are created before
+    the old ones go.
+  - `armor`: a Cloud Armor security policy throttling each client IP to
+    `rate_limit_per_minute` (429 above it); `tls`: an SSL policy (TLS 1.2 and up,
+    RESTRICTED profile: forward-secret AEAD suites only).
+  - Kubernetes objects in the endpoint's namespace (`GATEWAY_API`,
+    `GKE_POLICY_API`): `gateway` (class `gke-l7-global-external-managed`, the
+    certificate map by the `networking.gke.io/certmap` annotation, the address by
+    `spec.addresses: [{type: NamedAddress}]`, one HTTPS listener on 443 and no
+    HTTP listener: a redirect would still receive each first request, API key
+    included, in clear text), `route` (HTTPRoute: every name, prefix `/` to the
+    Service's port 80), `health-check` (HealthCheckPolicy: HTTP on the model's
+    health path at the serving port), `backend-policy` (GCPBackendPolicy:
+    600 s response timeout, connection draining, the Cloud Armor policy, request
+    logging) and `gateway-policy` (GCPGatewayPolicy: the SSL policy). Field names
+    follow GoogleCloudPlatform/gke-gateway-api apis/networking/v1 and GKE docs
+    "Configure Gateway resources using Policies", "Deploying Gateways" and
+    "Secure a Gateway".
+  The cell's hostname gets an A record to the address (`workload.py`).
+* `ingress_settings`: what the Service and NetworkPolicy take from the entry. The
+  Gateway sends to pods through zonal NEGs (container-native load balancing is the
+  default of GKE's GatewayClasses, GKE docs "GatewayClass capabilities"), so the
+  Service needs no `cloud.google.com/neg` annotation; the NetworkPolicy admits only
+  Google's front ends and health checkers, 35.191.0.0/16 and 130.211.0.0/22: for the
+  global external Application Load Balancer with zonal NEG backends the proxies use
+  the health checkers' ranges (Cloud Load Balancing docs, "Firewall rules").
 
-Known limits: the load balancer's backend service timeout stays at GKE's default
-of 30 seconds (a BackendConfig `timeoutSec` would raise it), so long
-non-streaming generations can be cut off. The Ingress `workload.py` writes has
-a `spec.tls` entry without a secret, on which GKE's ingress controller fails
-every sync (`secret "" does not exist`, kubernetes/ingress-gce#1334): the entry
-must go for GKE (the managed certificate needs none); a strict xfail test in
-tests/components/test_serving_gcp.py tracks it.
+Without a DNS zone (`ModelEndpointArgs.dns_zone`) a cluster-mode endpoint on GCP is
+refused before anything is registered: its certificate would never be issued.
+
+Known limits: the pods' termination grace period (60 s, `workload.py`) bounds what
+draining can save; a generation longer than that on a pod being removed is cut.
+The backend timeout counts the whole response on this load balancer, so a single
+generation longer than 600 s is cut too. A replaced certificate (a name added or
+changed) serves only once Certificate Manager has issued it.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -81,7 +126,8 @@ from ..catalog.gpus import GPU_MACHINES, CatalogError, MachineType, gpu_machine
 from ..common import Problem
 from ..common.naming import global_name
 from ..compute.gcp import GkeHandle
-from .args import Accelerator, EndpointOptions, EndpointOutputs, IngressSettings, ModelEndpointArgs, WorkloadIdentity
+from .args import (Accelerator, EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings,
+                   ModelEndpointArgs, WorkloadIdentity, entry_zone_problems)
 
 VERTEX_ACCELERATORS: dict[str, str] = {
     "nvidia-tesla-t4": "NVIDIA_TESLA_T4",
@@ -97,7 +143,37 @@ DUTY_CYCLE_TARGET = 60
 """Percent accelerator duty cycle per replica Vertex AI scales out above (Vertex's default, made explicit)."""
 
 GOOGLE_FRONT_ENDS = ("35.191.0.0/16", "130.211.0.0/22")
-"""Source ranges of Google's load-balancer front ends and health checkers (classic Application Load Balancer)."""
+"""Source ranges of Google's health checkers, which are also those of the global external Application
+Load Balancer's proxies when its backends are zonal NEGs (Cloud Load Balancing docs, "Firewall rules":
+"GFE proxy ranges: same as health check ranges if the backends are ... zonal NEGs (GCE_VM_IP_PORT)")."""
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+"""Gateway and HTTPRoute, as GKE installs them with the Gateway API enabled (compute/gcp.py)."""
+GATEWAY_CLASS = "gke-l7-global-external-managed"
+"""GKE's managed GatewayClass for a global external Application Load Balancer (GKE docs, "GatewayClass
+capabilities"): a global address, Certificate Manager maps, Cloud Armor, SSL policies."""
+GKE_POLICY_API = "networking.gke.io/v1"
+"""HealthCheckPolicy, GCPBackendPolicy and GCPGatewayPolicy (GoogleCloudPlatform/gke-gateway-api
+apis/networking/v1: healthcheck_types.go, gcpbackendpolicy_types.go, gcpgatewaypolicy_types.go)."""
+CERTMAP_ANNOTATION = "networking.gke.io/certmap"
+"""The Gateway annotation naming the Certificate Manager map its HTTPS listeners serve (GKE docs, "Secure
+a Gateway"; the map must be in the cluster's project)."""
+HTTPS_LISTENER = "https"
+
+BACKEND_TIMEOUT_SECONDS = 600
+"""The backend service's response timeout: on the global external Application Load Balancer it bounds the
+whole response, a streamed generation included (default 30 s when GCPBackendPolicy omits `timeoutSec`)."""
+DRAINING_SECONDS = 60
+"""Connection draining of removed endpoints: the pods' termination grace period (workload.py); draining
+longer than a pod lives gains nothing."""
+SSL_MIN_TLS = "TLS_1_2"
+SSL_PROFILE = "RESTRICTED"
+"""RESTRICTED: forward-secret AEAD cipher suites only (TLS 1.2 ECDHE with AES-GCM or ChaCha20, and TLS 1.3),
+like the TLS 1.3 policy of the AWS entry (Cloud Load Balancing docs, "SSL policies overview")."""
+THROTTLE_PRIORITY = 1000
+DEFAULT_RULE_PRIORITY = 2147483647
+"""Cloud Armor's default rule: the lowest priority, matching every source; a policy always has one."""
+RATE_INTERVAL_SECONDS = 60
 
 OBJECT_VIEWER = "roles/storage.objectViewer"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
@@ -259,53 +335,217 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
                             pod_labels={}, depends_on=[reader, binding])
 
 
-def certificate_name(args: ModelEndpointArgs) -> str:
-    """The ManagedCertificate of the endpoint's Ingress (same namespace)."""
-    return f"{args.options.name}-cert"
+def _names_prefix(args: ModelEndpointArgs) -> str:
+    return f"{args.options.name}-{args.region}"
 
 
 def address_name(args: ModelEndpointArgs) -> str:
-    """Cloud name of the endpoint's reserved global IP: stable per stack, region and endpoint (one cell per region)."""
-    return global_name(f"{args.options.name}-{args.region}-ip")
+    """Cloud name of the endpoint's reserved global IP: stable per stack, region and endpoint (one cell per
+    region), never a hostname."""
+    return global_name(f"{_names_prefix(args)}-ip")
+
+
+def certificate_map_name(args: ModelEndpointArgs) -> str:
+    """The Certificate Manager map the endpoint's Gateway serves (its `networking.gke.io/certmap`)."""
+    return global_name(f"{_names_prefix(args)}-certs")
+
+
+def security_policy_name(args: ModelEndpointArgs) -> str:
+    """The Cloud Armor policy of the endpoint's backend (GCPBackendPolicy `securityPolicy` names it)."""
+    return global_name(f"{_names_prefix(args)}-armor")
+
+
+def ssl_policy_name(args: ModelEndpointArgs) -> str:
+    """The SSL policy of the endpoint's Gateway (GCPGatewayPolicy `sslPolicy` names it)."""
+    return global_name(f"{_names_prefix(args)}-tls")
+
+
+def certificate_manager_name(args: ModelEndpointArgs, role: str, *names: str) -> str:
+    """Cloud name of a Certificate Manager resource whose ForceNew fields hold `names` (the domain of a
+    DNS authorization, the domains of the certificate, the hostname of a map entry): it changes with them,
+    so a replacement is created before the old one is deleted without a name clash. Explicit rather than
+    auto-named because those names allow at most 64 characters (magic-modules mmv1/products/
+    certificatemanager: `[a-zA-Z][a-zA-Z0-9_-]*`, 1-64) and Pulumi's auto-names do not know it."""
+    return global_name("-".join([_names_prefix(args), role, *names]))
+
+
+def entry_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """A cluster-mode entry on GCP needs the environment's zone, holding every name it serves: its
+    certificate is issued only once the DNS authorizations' records exist, and the stack writes them there."""
+    return entry_zone_problems(args, "GCP: its Certificate Manager certificate is issued only once the DNS "
+                                     "authorization records exist, and the stack creates them in this zone",
+                               "its certificate's DNS authorization record")
 
 
 def ingress_settings(args: ModelEndpointArgs) -> IngressSettings:
-    """GKE Ingress (`gce`): HTTPS only on a reserved IP, a Google-managed certificate, NEG backends."""
+    """What the Service and NetworkPolicy take from the GKE entry (the entry itself is a Gateway: `entry`).
+
+    `class_name` is the GatewayClass, for the record; no Ingress is written on GKE.
+    """
     return IngressSettings(
-        class_name="gce",
-        annotations={
-            "networking.gke.io/managed-certificates": certificate_name(args),
-            "kubernetes.io/ingress.allow-http": "false",
-            "kubernetes.io/ingress.global-static-ip-name": address_name(args),
-        },
-        # Container-native load balancing: the load balancer sends to pod IPs through NEGs, and its
-        # health check follows the pod's readiness probe.
-        service_annotations={"cloud.google.com/neg": '{"ingress": true}'},
+        class_name=GATEWAY_CLASS,
+        annotations={},
+        # The Gateway controller creates zonal NEGs for the Services its routes name (container-native
+        # load balancing is the default of every GKE GatewayClass); `cloud.google.com/neg` is for Ingress.
+        service_annotations={},
         allowed_sources=[{"ip_block": {"cidr": cidr}} for cidr in GOOGLE_FRONT_ENDS],
         tls_secret_name=None,
-        tls_in_spec=False,  # the ManagedCertificate is attached by annotation
+        tls_in_spec=False,
     )
 
 
-def extra_ingress_objects(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
-                          labels: dict[str, str]) -> None:
-    """The global address the Ingress takes and the ManagedCertificate for the hostname.
+def _first_record(auth: gcp.certificatemanager.DnsAuthorization) -> pulumi.Output[Any]:
+    return auth.dns_resource_records.apply(lambda records: records[0])
 
-    No BackendConfig: the load balancer's health check follows the readiness probe.
-    """
+
+def _certificate(request: EntryRequest, project: str) -> gcp.certificatemanager.CertificateMap:
+    """DNS authorizations and their records, the certificate for every name and the map serving it."""
+    parent, name, args = request.parent, request.name, request.args
+    env, zone = args.environment, args.dns_zone
+    assert zone is not None  # entry_problems
+    authorizations, records = [], []
+    for i, host in enumerate(request.hostnames):
+        auth = gcp.certificatemanager.DnsAuthorization(
+            f"{name}-dns-authorization-{i}",
+            name=certificate_manager_name(args, "auth", host),
+            project=project,
+            location="global",
+            domain=host,
+            # One record per project (`_acme-challenge_<id>.<name>`), so other projects and clouds
+            # validating the same global name keep their own records.
+            type="PER_PROJECT_RECORD",
+            description=f"Proves {host} for the certificate of the {args.options.name} endpoint in {args.region}",
+            opts=env.child(parent))
+        first = _first_record(auth)
+        # The record Certificate Manager asks for is a CNAME (`dns_resource_records[0].type`). The
+        # global names' records are shared by every cell of the project proving the same name.
+        records.append(zone.record(
+            parent, f"{name}-dns-authorization-{i}-record",
+            first.apply(lambda r: str(r.name)), "CNAME", first.apply(lambda r: [str(r.data)]),
+            ttl=300, allow_overwrite=i > 0))
+        authorizations.append(auth)
+    certificate = gcp.certificatemanager.Certificate(
+        f"{name}-certificate",
+        name=certificate_manager_name(args, "cert", *request.hostnames),
+        project=project,
+        location="global",
+        scope="DEFAULT",  # served by global external Application Load Balancers
+        description=f"The {args.options.name} endpoint's entry in {args.region}",
+        managed={"domains": list(request.hostnames),
+                 "dns_authorizations": [a.id for a in authorizations]},
+        opts=env.child(parent, depends_on=records))
+    certificate_map = gcp.certificatemanager.CertificateMap(
+        f"{name}-certificate-map",
+        name=certificate_map_name(args),
+        project=project,
+        description=f"The {args.options.name} endpoint's entry in {args.region}",
+        opts=env.child(parent))
+    for i, host in enumerate(request.hostnames):
+        gcp.certificatemanager.CertificateMapEntry(
+            f"{name}-certificate-map-entry-{i}",
+            name=certificate_manager_name(args, "entry", host),
+            project=project,
+            map=certificate_map.name,
+            hostname=host,
+            certificates=[certificate.id],
+            opts=env.child(parent))
+    return certificate_map
+
+
+def _security_policy(request: EntryRequest, project: str) -> gcp.compute.SecurityPolicy:
+    """Cloud Armor: each client IP may send `rate_limit_per_minute` requests a minute; above, 429."""
+    args = request.args
+    everyone: gcp.compute.SecurityPolicyRuleMatchArgsDict = {"versioned_expr": "SRC_IPS_V1",
+                                                             "config": {"src_ip_ranges": ["*"]}}
+    return gcp.compute.SecurityPolicy(
+        f"{request.name}-armor",
+        name=security_policy_name(args),
+        project=project,
+        type="CLOUD_ARMOR",
+        description=f"Rate limit per client of the {args.options.name} endpoint in {args.region}",
+        rules=[
+            {"priority": THROTTLE_PRIORITY, "action": "throttle",
+             "description": f"At most {args.options.rate_limit_per_minute} requests a minute per client IP",
+             "match": everyone,
+             "rate_limit_options": {
+                 "conform_action": "allow", "exceed_action": "deny(429)", "enforce_on_key": "IP",
+                 "rate_limit_threshold": {"count": args.options.rate_limit_per_minute,
+                                          "interval_sec": RATE_INTERVAL_SECONDS}}},
+            {"priority": DEFAULT_RULE_PRIORITY, "action": "allow", "description": "Default rule",
+             "match": everyone},
+        ],
+        opts=args.environment.child(request.parent))
+
+
+def entry(request: EntryRequest) -> Entry:
+    """The GKE Gateway entry with its address, certificate map, Cloud Armor and SSL policies (see the
+    module docstring); the cell's name is an A record to the address."""
+    parent, name, args, namespace, labels = request.parent, request.name, request.args, request.namespace, request.labels
     assert args.cluster is not None and args.options.hostname is not None
-    gcp.compute.GlobalAddress(
+    env, project, app = args.environment, _project(args), args.options.name
+    address = gcp.compute.GlobalAddress(
         f"{name}-ip",
         name=address_name(args),
-        project=_project(args),
+        project=project,
         address_type="EXTERNAL",
         ip_version="IPV4",
-        description=f"Entry of the {args.options.name} endpoint: {args.options.hostname}",
-        opts=args.environment.child(parent))
-    k8s.apiextensions.CustomResource(
-        f"{name}-certificate",
-        api_version="networking.gke.io/v1",
-        kind="ManagedCertificate",
-        metadata={"name": certificate_name(args), "namespace": namespace, "labels": labels},
-        spec={"domains": [args.options.hostname]},
-        opts=pulumi.ResourceOptions(parent=parent, provider=args.cluster.provider))
+        description=f"Entry of the {app} endpoint in {args.region}",
+        # Every field but labels is ForceNew: a reworded description must not replace the address (and
+        # its IP, which DNS and clients hold).
+        opts=env.child(parent, ignore_changes=["description"]))
+    certificate_map = _certificate(request, project)
+    armor = _security_policy(request, project)
+    ssl_policy = gcp.compute.SSLPolicy(
+        f"{name}-tls",
+        name=ssl_policy_name(args),
+        project=project,
+        min_tls_version=SSL_MIN_TLS,
+        profile=SSL_PROFILE,
+        description=f"TLS of the {app} endpoint's entry in {args.region}",
+        opts=env.child(parent))
+
+    def custom(role: str, api_version: str, kind: str, spec: dict[str, Any],
+               annotations: dict[str, pulumi.Input[str]] | None = None,
+               after: Sequence[pulumi.Resource] = ()) -> k8s.apiextensions.CustomResource:
+        metadata: dict[str, Any] = {"name": app, "namespace": namespace, "labels": labels}
+        if annotations:
+            metadata["annotations"] = annotations
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{role}", api_version=api_version, kind=kind, metadata=metadata, spec=spec,
+            opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(depends_on=list(after))))
+
+    gateway = custom("gateway", GATEWAY_API, "Gateway", {
+        "gatewayClassName": GATEWAY_CLASS,
+        "addresses": [{"type": "NamedAddress", "value": address.name}],
+        # No `tls`: the certificate map serves the HTTPS listener (Gateway API allows an HTTPS listener
+        # without tls; GKE docs, "Secure a Gateway").
+        "listeners": [{"name": HTTPS_LISTENER, "protocol": "HTTPS", "port": 443,
+                       "allowedRoutes": {"namespaces": {"from": "Same"}}}],
+    }, annotations={CERTMAP_ANNOTATION: certificate_map.name})
+    service_ref = {"group": "", "kind": "Service", "name": request.service}
+    custom("route", GATEWAY_API, "HTTPRoute", {
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": app,
+                        "sectionName": HTTPS_LISTENER}],
+        "hostnames": list(request.hostnames),
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                   "backendRefs": [{"name": request.service, "port": 80}]}],
+    }, after=[gateway])
+    custom("health-check", GKE_POLICY_API, "HealthCheckPolicy", {
+        "default": {"checkIntervalSec": 10, "timeoutSec": 5, "healthyThreshold": 2, "unhealthyThreshold": 3,
+                    # USE_SERVING_PORT: each NEG endpoint's own port, the pod's (NetworkPolicy admits it).
+                    "config": {"type": "HTTP", "httpHealthCheck": {
+                        "requestPath": args.options.model.health_path, "portSpecification": "USE_SERVING_PORT"}}},
+        "targetRef": service_ref,
+    })
+    custom("backend-policy", GKE_POLICY_API, "GCPBackendPolicy", {
+        "default": {"timeoutSec": BACKEND_TIMEOUT_SECONDS,
+                    "connectionDraining": {"drainingTimeoutSec": DRAINING_SECONDS},
+                    "securityPolicy": armor.name,
+                    "logging": {"enabled": True, "sampleRate": 1_000_000}},
+        "targetRef": service_ref,
+    })
+    custom("gateway-policy", GKE_POLICY_API, "GCPGatewayPolicy", {
+        "default": {"sslPolicy": ssl_policy.name},
+        "targetRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": app},
+    }, after=[gateway])
+    return Entry(record_type="A", address=address.address, ip=address.address)

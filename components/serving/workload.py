@@ -3,8 +3,12 @@
 Namespace (restricted Pod Security), ServiceAccount bound to the cloud's
 workload identity, a Deployment (or a KServe InferenceService), Service,
 HorizontalPodAutoscaler (autoscaling/v2), PodDisruptionBudget, NetworkPolicy
-admitting only the load balancer, and an Ingress: the public HTTPS entry that
-global traffic points at. Everything goes through the cluster's own provider.
+admitting only the entry's load balancer, and the cell's public HTTPS entry that
+global traffic points at: the cloud's `entry()` (aws_entry.py: ALB Ingress behind
+Global Accelerator with ACM and WAF; gcp.py: GKE Gateway on a global static
+address with Certificate Manager; azure.py: the endpoint's own NGINX on a static
+public IP with cert-manager), then the cell hostname's DNS record to its address.
+Everything in the cluster goes through the cluster's own provider.
 
 Pod defaults and why: non-root UID 10001, read-only root filesystem (emptyDir
 for /tmp, the model cache and /dev/shm), no privilege escalation, every
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,8 +32,9 @@ from ..catalog.gpus import MachineType
 from ..catalog.regions import CLOUDS, Cloud
 from ..common.dispatch import unknown
 from ..compute.args import GPU_TAINT_KEY, POOL_LABEL
-from .args import (ENGINES, Engine, EndpointOutputs, IngressSettings, ModelEndpointArgs, PerMetric,
-                   WorkloadIdentity)
+from ..secrets import SecretPlace, store_secret
+from .args import (ENGINES, Engine, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs,
+                   PerMetric, WorkloadIdentity)
 
 RUN_AS = 10001
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority"
@@ -52,8 +57,7 @@ class ClusterServing(Protocol):
 
     def ingress_settings(self, args: ModelEndpointArgs) -> IngressSettings: ...
 
-    def extra_ingress_objects(self, parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str,
-                              labels: dict[str, str]) -> None: ...
+    def entry(self, request: EntryRequest) -> Entry: ...
 
 
 def cluster_serving(cloud: Cloud) -> ClusterServing:
@@ -86,17 +90,30 @@ def _probe(path: str, port: int, period: int, failures: int, initial: int = 0) -
             "failure_threshold": failures, "timeout_seconds": 5, "initial_delay_seconds": initial}
 
 
+API_KEY_ENV = "VLLM_API_KEY"
+"""The variable vLLM's OpenAI-compatible server takes its API key from (the same as `--api-key`):
+requests to its OpenAI routes need `Authorization: Bearer <key>`, the health path stays open
+(vLLM docs, "OpenAI-Compatible Server"). Kept out of the command line so it never shows in `ps`."""
+API_KEY_SECRET_KEY = "api-key"
+AUTH_ANNOTATION = "aiinfra.io/auth"
+"""Pod template annotation saying an endpoint runs without authentication on purpose (`none`)."""
+
+
 def _container(args: ModelEndpointArgs, resources: k8s.core.v1.ResourceRequirementsArgsDict,
-               model_uri: pulumi.Input[str]) -> k8s.core.v1.ContainerArgsDict:
+               model_uri: pulumi.Input[str], api_key_secret: str | None) -> k8s.core.v1.ContainerArgsDict:
     model = args.options.model
+    env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": "MODEL_URI", "value": model_uri},
+                                             {"name": "MODEL_CACHE_DIR", "value": "/models"},
+                                             {"name": "PORT", "value": str(model.port)}]
+    if api_key_secret is not None:
+        env.append({"name": API_KEY_ENV, "value_from": {"secret_key_ref": {"name": api_key_secret,
+                                                                           "key": API_KEY_SECRET_KEY}}})
     return {
         "name": "model",
         "image": model.image,
         "image_pull_policy": "IfNotPresent",
         "ports": [{"name": "http", "container_port": model.port, "protocol": "TCP"}],
-        "env": [{"name": "MODEL_URI", "value": model_uri},
-                {"name": "MODEL_CACHE_DIR", "value": "/models"},
-                {"name": "PORT", "value": str(model.port)}],
+        "env": env,
         "resources": resources,
         # A GPU model can take minutes to load: the startup probe allows 10 minutes before liveness applies.
         "startup_probe": _probe(model.health_path, model.port, period=10, failures=60),
@@ -158,6 +175,7 @@ class _Workload:
     labels: dict[str, str]
     selector: dict[str, str]
     pod_labels: dict[str, str]
+    pod_annotations: dict[str, str]
     pod_spec: k8s.core.v1.PodSpecArgsDict
     container: k8s.core.v1.ContainerArgsDict
     in_namespace: pulumi.ResourceOptions
@@ -173,7 +191,7 @@ def _inference_service(w: _Workload) -> str:
         kind="InferenceService",
         metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels,
                   "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment",
-                                  "serving.kserve.io/autoscalerClass": "hpa"}},
+                                  "serving.kserve.io/autoscalerClass": "hpa", **w.pod_annotations}},
         spec={"predictor": {
             "minReplicas": options.min_replicas,
             "maxReplicas": options.max_replicas,
@@ -201,7 +219,8 @@ def _deployment(w: _Workload) -> str:
             "replicas": options.min_replicas,
             "selector": {"match_labels": w.selector},
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-            "template": {"metadata": {"labels": w.pod_labels}, "spec": w.pod_spec},
+            "template": {"metadata": {"labels": w.pod_labels, "annotations": w.pod_annotations},
+                         "spec": w.pod_spec},
         },
         # The autoscaler owns the replica count after creation.
         opts=pulumi.ResourceOptions.merge(w.after_identity, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
@@ -279,14 +298,17 @@ def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpo
         automount_service_account_token=False,
         opts=in_ns)
 
+    api_key_secret, api_key_place = _api_key(parent, name, args, namespace, app, labels, in_ns)
     machine = args.gpu_pool.machine
     model_uri = pulumi.Output.concat(args.bucket_url, "/", model.artifact_path)
-    container = _container(args, resources_for(machine, options.accelerator.count), model_uri)
+    container = _container(args, resources_for(machine, options.accelerator.count), model_uri, api_key_secret)
     pod_spec = _pod_spec(args, app, container)
     after_identity = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=identity.depends_on))
     backend_service = engine_objects(_Workload(
         name=name, args=args, serving=cloud, namespace=namespace, app=app, labels=labels, selector=selector,
-        pod_labels={**labels, **identity.pod_labels}, pod_spec=pod_spec, container=container,
+        pod_labels={**labels, **identity.pod_labels},
+        pod_annotations={AUTH_ANNOTATION: "none"} if options.auth == "none" else {},
+        pod_spec=pod_spec, container=container,
         in_namespace=in_ns, after_identity=after_identity))
 
     k8s.policy.v1.PodDisruptionBudget(
@@ -305,32 +327,75 @@ def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpo
                            "ports": [{"protocol": "TCP", "port": model.port}]}]},
         opts=in_ns)
     assert options.hostname is not None
+    hostnames = [options.hostname, *(h for h in args.global_hostnames if h != options.hostname)]
+    entry = cloud.entry(EntryRequest(parent=parent, name=name, args=args, namespace=namespace, labels=labels,
+                                     service=backend_service, hostnames=hostnames, opts=in_ns))
+    if args.dns_zone is not None:
+        # The cell's own name, in the environment's zone, to the load balancer's address.
+        args.dns_zone.record(parent, f"{name}-entry-record", options.hostname, entry.record_type, [entry.address],
+                             ttl=60)
+    host = pulumi.Output.from_input(options.hostname)
+    return EndpointOutputs(url=host.apply(lambda h: f"https://{h}"),
+                           health_url=host.apply(lambda h: f"https://{h}{model.health_path}"),
+                           entry_hostname=host, entry_ip=entry.ip,
+                           api_key_secret=api_key_place.reference if api_key_place is not None else None)
+
+
+def _api_key(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str, app: str,
+             labels: dict[str, str], opts: pulumi.ResourceOptions) -> tuple[str | None, SecretPlace | None]:
+    """With auth `api_key`: the key in the cell's cloud secret store (where operators and clients of
+    that cloud fetch it) and in a Kubernetes Secret the server reads it from; (Secret name, place)."""
+    if args.options.auth != "api_key":
+        return None, None
+    assert args.api_key is not None  # the front door requires it
+    place = store_secret(args.cloud, parent, f"{name}-api-key", args.api_key, args.environment, args.region,
+                         description=f"API key of the {args.options.name} endpoint (Bearer token)",
+                         resource_group_name=args.resource_group_name, project=args.project)
+    secret = f"{app}-api-key"
+    k8s.core.v1.Secret(
+        f"{name}-api-key-k8s",
+        metadata={"name": secret, "namespace": namespace, "labels": labels},
+        type="Opaque",
+        string_data={API_KEY_SECRET_KEY: pulumi.Output.secret(args.api_key)},
+        opts=opts)
+    return secret, place
+
+
+def ingress_address(ingress: k8s.networking.v1.Ingress, field: Literal["hostname", "ip"]) -> pulumi.Output[str]:
+    """The first load-balancer address the controller reports in the Ingress's status (the Kubernetes
+    provider waits for it when creating an Ingress; unknown in a preview)."""
+    def first(status: Any) -> str:
+        balancer = getattr(status, "load_balancer", None)
+        entries = getattr(balancer, "ingress", None) or []
+        return str(getattr(entries[0], field, None) or "") if entries else ""
+    return ingress.status.apply(first)
+
+
+def standard_ingress(request: EntryRequest, ingress: IngressSettings) -> k8s.networking.v1.Ingress:
+    """An Ingress of class `ingress.class_name` routing every one of the request's hostnames to its
+    Service, with TLS for all of them (see IngressSettings.tls_in_spec)."""
     # A `tls` entry without a secret is how the AWS controller discovers its ACM certificate; GKE's
     # controller fails on a secret-less entry (kubernetes/ingress-gce#1334), so clouds that attach
     # certificates by annotation say `tls_in_spec=False`.
     tls: list[k8s.networking.v1.IngressTLSArgsDict] = []
     if ingress.tls_in_spec:
-        entry: k8s.networking.v1.IngressTLSArgsDict = {"hosts": [options.hostname]}
+        entry: k8s.networking.v1.IngressTLSArgsDict = {"hosts": list(request.hostnames)}
         if ingress.tls_secret_name:
             entry["secret_name"] = ingress.tls_secret_name
         tls.append(entry)
-    ingress_spec: k8s.networking.v1.IngressSpecArgsDict = {
+    backend: k8s.networking.v1.IngressBackendArgsDict = {"service": {"name": request.service, "port": {"number": 80}}}
+    spec: k8s.networking.v1.IngressSpecArgsDict = {
         "ingress_class_name": ingress.class_name,
-        "rules": [{"host": options.hostname, "http": {"paths": [{
-            "path": "/", "path_type": "Prefix",
-            "backend": {"service": {"name": backend_service, "port": {"number": 80}}}}]}}]}
+        "rules": [{"host": host, "http": {"paths": [{"path": "/", "path_type": "Prefix", "backend": backend}]}}
+                  for host in request.hostnames]}
     if tls:
-        ingress_spec["tls"] = tls
-    k8s.networking.v1.Ingress(
-        f"{name}-ingress",
-        metadata={"name": app, "namespace": namespace, "labels": labels, "annotations": ingress.annotations},
-        spec=ingress_spec,
-        opts=in_ns)
-    cloud.extra_ingress_objects(parent, name, args, namespace, labels)
-    host = pulumi.Output.from_input(options.hostname)
-    return EndpointOutputs(url=host.apply(lambda h: f"https://{h}"),
-                           health_url=host.apply(lambda h: f"https://{h}{model.health_path}"),
-                           entry_hostname=host)
+        spec["tls"] = tls
+    return k8s.networking.v1.Ingress(
+        f"{request.name}-ingress",
+        metadata={"name": request.args.options.name, "namespace": request.namespace, "labels": request.labels,
+                  "annotations": ingress.annotations},
+        spec=spec,
+        opts=request.opts)
 
 
 def tolerations_of(pod_spec: k8s.core.v1.PodSpecArgsDict) -> pulumi.Input[

@@ -19,15 +19,19 @@ from ..common import InputError, Problem
 from ..backup import backup_problems
 from ..compute import cluster_problems, gpu_pool_problems
 from ..network import network_problems
-from ..serving import endpoint_problems
+from ..serving import auth_problems, endpoint_problems
+from ..serving.args import STATIC_ENTRY_ADDRESS
+from ..dns import dns_problems
+from ..dns.acme import acme_dns01_problems
 from ..traffic import failover_seconds, traffic_problems
+from ..traffic.endpoint import ZONE_PROVIDERS
 from ..storage import storage_problems
 from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 
 _CELL: TypeAdapter[Cell] = TypeAdapter(Cell)
 CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
 
-_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup", "secrets"}
+_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup", "secrets", "dns"}
 SECRET_KEYS = {"secrets"}
 SECRET_SHOWN = "<secret>"
 """What a message shows in place of a secret key's value."""
@@ -150,7 +154,8 @@ def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> lis
                 problems.append(Problem(f"{path}.endpoints[{j}].name", endpoint.name,
                                         "allowed: a name no other endpoint of this cell uses"))
             problems += [p.under(f"{path}.endpoints[{j}]")
-                         for p in endpoint_problems(cell.cloud, cell.region, endpoint, cell.cluster is not None, pools)]
+                         for p in [*endpoint_problems(cell.cloud, cell.region, endpoint, cell.cluster is not None, pools),
+                                   *auth_problems(endpoint, environment)]]
     return problems
 
 
@@ -169,6 +174,7 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
                 problems.append(Problem(f"{namespace}:backup.{p.path}", p.received,
                                         f"{p.allowed} (for cell {cell.name!r} on {cell.cloud}; override it "
                                         f"in {key_path(namespace, ('cells', i, 'backup'))})", p.missing))
+    problems += _dns_problems(namespace, spec)
     traffic = spec.traffic
     if traffic is None:
         return problems
@@ -184,8 +190,9 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
                     f"allowed: cluster for an endpoint behind {path}; managed endpoints (SigV4, keys, OAuth "
                     "on provider hostnames) need a per-cloud front door before one global name can serve them"))
                 continue
-            backends.append((cell.name, cell.cloud, cell.region, False))
-    problems += [p.under(path) for p in traffic_problems(traffic, backends)]
+            backends.append((cell.name, cell.cloud, cell.region, STATIC_ENTRY_ADDRESS[cell.cloud]))
+    zone = spec.dns.zone if spec.dns is not None else traffic.hostname.split(".", 1)[-1]
+    problems += [p.under(path) for p in traffic_problems(traffic.model_copy(update={"zone": zone}), backends)]
     if traffic.provider == "cloud_dns" and not any(c.cloud == "gcp" for c in spec.cells):
         problems.append(Problem(f"{path}.provider", traffic.provider, "allowed: cloud_dns only with a GCP cell "
                                 "(its project hosts the zone)"))
@@ -200,6 +207,39 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
             f"allowed: at least {worst}, the worst-case failover of {path} ({hc.failure_threshold} failures x "
             f"{hc.interval_seconds}s + {traffic.ttl}s TTL + one {hc.interval_seconds}s probe spread); lower the "
             f"interval, threshold or TTL, or raise the target"))
+    return problems
+
+
+def _dns_problems(namespace: str, spec: EnvironmentSpec) -> list[Problem]:
+    """The zone: present when the environment serves public names, holding every one of them, on a
+    provider the global traffic can use."""
+    names = [(key_path(namespace, ("cells", i, "endpoints", j, "hostname")), e.hostname)
+             for i, cell in enumerate(spec.cells) for j, e in enumerate(cell.endpoints)
+             if e.mode == "cluster" and e.hostname is not None]
+    traffic = spec.traffic
+    if traffic is not None:
+        names.append((f"{namespace}:traffic.hostname", traffic.hostname))
+        for key in ("zone", "zone_id"):
+            if getattr(traffic, key) is not None:
+                return [Problem(f"{namespace}:traffic.{key}", getattr(traffic, key),
+                                f"allowed: nothing here; the zone is {namespace}:dns (zone, provider, zone_id)")]
+    dns = spec.dns
+    if dns is None:
+        return [Problem(f"{namespace}:dns", None, f"required: {names[0][0]} ({names[0][1]}) is a public name; "
+                        "the zone that holds it (zone, provider) lets the stack create its record and its "
+                        "certificate's validation records", missing=True)] if names else []
+    problems = dns_problems(dns, names)
+    clouds = {c.cloud for c in spec.cells if any(e.mode == "cluster" for e in c.endpoints)}
+    if "azure" in clouds:  # AKS entries prove their names with cert-manager's DNS-01 in this zone
+        problems += acme_dns01_problems(dns.provider, "azure")
+    if traffic is not None and dns.provider not in ZONE_PROVIDERS[traffic.provider]:
+        problems.append(Problem(f"{namespace}:dns.provider", dns.provider,
+                                f"allowed with traffic provider {traffic.provider}: "
+                                f"{' or '.join(ZONE_PROVIDERS[traffic.provider])}"))
+    home = {"cloud_dns": "gcp", "azure_dns": "azure"}.get(dns.provider)
+    if home is not None and not any(c.cloud == home for c in spec.cells):
+        problems.append(Problem(f"{namespace}:dns.provider", dns.provider,
+                                f"allowed: {dns.provider} only with a {home} cell (the zone lives beside it)"))
     return problems
 
 

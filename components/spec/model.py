@@ -18,6 +18,7 @@ from ..backup.args import BackupOptions
 from ..compute.args import ClusterOptions, GpuPoolOptions
 from ..network.args import NetworkOptions
 from ..serving.args import EndpointOptions
+from ..dns import DnsOptions
 from ..traffic.args import TrafficOptions
 from ..storage import ObjectStoreOptions
 
@@ -169,6 +170,11 @@ class EnvironmentSpec(_Strict):
 
     targets: Targets = Targets()
     """Recovery, capacity and budget targets. Default: none checked."""
+
+    dns: DnsOptions | None = None
+    """The environment's DNS zone: every public name it serves (each cell's entry hostname, the global
+    traffic hostname) is in it, and the stack creates their records and their certificates' DNS
+    validation records there. Required with `traffic` or a cluster-mode endpoint. Default: none."""
 
     traffic: TrafficOptions | None = None
     """One global hostname over the cells' cluster-mode endpoints, with health-checked DNS routing.

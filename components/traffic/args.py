@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Literal, Sequence, TypedDict, TypeVar, get_args
+from typing import TYPE_CHECKING, Callable, Generic, Literal, Sequence, TypedDict, TypeVar, get_args
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,6 +21,9 @@ from ..catalog.regions import Cloud, GCP_REGIONS
 from ..common import Environment, Problem
 from ..common.dispatch import unknown
 from .locations import location_problem, nearest_region
+
+if TYPE_CHECKING:
+    from ..dns import DnsZone
 
 Provider = Literal["route53", "traffic_manager", "cloud_dns"]
 Policy = Literal["round_robin", "weighted", "random", "failover", "latency", "geo"]
@@ -178,8 +181,9 @@ class TrafficOptions(_Strict):
     hostname: str = Field(pattern=_HOSTNAME, max_length=253)
     """The global name clients use (lowercase FQDN, no trailing dot), inside `zone`."""
 
-    zone: str = Field(pattern=_HOSTNAME, max_length=253)
-    """The DNS zone holding `hostname` (e.g. example.com)."""
+    zone: str | None = Field(default=None, pattern=_HOSTNAME, max_length=253)
+    """The DNS zone holding `hostname` (e.g. example.com). In the spec: leave it out, the zone is
+    `aiinfra:dns.zone`. As a library: required unless `GlobalEndpointArgs.zone` is given."""
 
     endpoint: str = "chat"
     """Which endpoint of the cells is behind the name: every cell with an endpoint of this name is a
@@ -206,7 +210,14 @@ class TrafficOptions(_Strict):
     zone_id: str | None = None
     """An existing zone to add the records to: Route 53 hosted zone id, Azure DNS zone name (in the
     DNS resource group) or Cloud DNS managed zone name. Default: create the zone (protected in prod;
-    delegate to its name servers)."""
+    delegate to its name servers). In the spec: leave it out, it is `aiinfra:dns.zone_id`; as a
+    library, not with `GlobalEndpointArgs.zone`."""
+
+    @property
+    def zone_name(self) -> str:
+        """The zone (`zone`, filled in from the DnsZone when one is given)."""
+        assert self.zone is not None, "TrafficOptions.zone is filled before use"
+        return self.zone
 
 
 BackendTarget = tuple[str, str, str, bool]
@@ -222,8 +233,10 @@ class Backend:
     cloud: Cloud
     region: str
     hostname: pulumi.Input[str]
-    """The cell endpoint's public HTTPS name (CNAME target, health-check host)."""
-    ip: str | None = None
+    """The cell endpoint's public HTTPS name (CNAME target)."""
+    ip: pulumi.Input[str] | None = None
+    """The backend entry's public IPv4 address, when it has a stable one: health checks connect there
+    with the global name as Host and SNI."""
     weight: int = 1
     priority: int | None = None
     geo: list[str] = field(default_factory=list)
@@ -246,6 +259,9 @@ class GlobalEndpointArgs:
     dns_zone_resource_group_name: pulumi.Input[str] | None = None
     """Traffic Manager with `zone_id`: the resource group of the existing Azure DNS zone.
     Default: `resource_group_name`."""
+    zone: "DnsZone | None" = None
+    """The environment's DnsZone to put the records in (Route 53 needs a Route 53 zone, Cloud DNS a
+    Cloud DNS zone; Traffic Manager's CNAME goes in any). Default: `options.zone`, created here."""
 
 
 @dataclass(frozen=True)
@@ -266,12 +282,15 @@ TrafficBuilder = Callable[[pulumi.Resource, str, GlobalEndpointArgs], TrafficOut
 
 
 def resolve_backends(options: TrafficOptions,
-                     targets: Sequence[tuple[str, Cloud, str, pulumi.Input[str]]]) -> list[Backend]:
-    """Backends from (cell name, cloud, region, endpoint hostname), with `options.backends` applied."""
+                     targets: Sequence[tuple[str, Cloud, str, pulumi.Input[str], pulumi.Input[str] | None]]
+                     ) -> list[Backend]:
+    """Backends from (cell name, cloud, region, entry hostname, entry address or None), with
+    `options.backends` applied (a configured `ip` wins over the entry's address)."""
     out: list[Backend] = []
-    for name, cloud, region, hostname in targets:
+    for name, cloud, region, hostname, address in targets:
         b = options.backends.get(name, BackendOptions())
-        out.append(Backend(name=name, cloud=cloud, region=region, hostname=hostname, ip=b.ip,
+        out.append(Backend(name=name, cloud=cloud, region=region, hostname=hostname,
+                           ip=b.ip if b.ip is not None else address,
                            weight=b.weight, priority=b.priority, geo=list(b.geo)))
     return out
 
@@ -317,7 +336,7 @@ def traffic_problems(options: TrafficOptions, backends: Sequence[BackendTarget])
         if name in seen:
             problems.append(Problem("backends", name, "allowed: each backend once (cell names are unique)"))
         seen.add(name)
-    host, zone = options.hostname.rstrip("."), options.zone.rstrip(".")
+    host, zone = options.hostname.rstrip("."), options.zone_name.rstrip(".")
     if host != zone and not host.endswith("." + zone):
         problems.append(Problem("hostname", options.hostname, f"allowed: a name inside the zone {zone!r}"))
     if not 1 <= options.ttl <= 86400:
@@ -406,7 +425,7 @@ def _route53_problems(options: TrafficOptions, backends: Sequence[BackendTarget]
                                     f"allowed: 3 or more Route 53 health checker regions "
                                     f"({', '.join(ROUTE53_CHECKER_REGIONS)}), or [] for all"))
     all_ip = bool(backends) and all(has_ip.values())
-    if not all_ip and options.hostname.rstrip(".") == options.zone.rstrip("."):
+    if not all_ip and options.hostname.rstrip(".") == options.zone_name.rstrip("."):
         problems.append(Problem("hostname", options.hostname,
                                 "allowed: a name below the zone; Route 53 answers CNAMEs to backend hostnames and a "
                                 "CNAME at the zone apex is illegal (give every backend an ip to answer A records)"))
@@ -443,7 +462,7 @@ def _traffic_manager_problems(options: TrafficOptions, names: list[str], setting
     if hc.probe_regions:
         problems.append(Problem("health_check.probe_regions", hc.probe_regions,
                                 "allowed: [] on Traffic Manager (it probes from its own set of locations)"))
-    if options.hostname.rstrip(".") == options.zone.rstrip("."):
+    if options.hostname.rstrip(".") == options.zone_name.rstrip("."):
         problems.append(Problem("hostname", options.hostname,
                                 "allowed: a name below the zone; the name is a CNAME to the Traffic Manager profile "
                                 "and a CNAME at the zone apex is illegal"))

@@ -96,11 +96,13 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, routing
     hc = options.health_check
     stateful: list[pulumi.Resource] = []
     name_servers: pulumi.Output[Sequence[str]] | None = None
-    if options.zone_id is None:
+    if args.zone is not None:  # the environment's zone (a Cloud DNS zone: checked by GlobalEndpoint)
+        zone_name: pulumi.Input[str] = args.zone.built.ref
+    elif options.zone_id is None:
         zone = gcp.dns.ManagedZone(
             f"{name}-zone",
             name=global_name(name),
-            dns_name=f"{options.zone.rstrip('.')}.",
+            dns_name=f"{options.zone_name.rstrip('.')}.",
             description=f"Global traffic for {options.hostname}",
             visibility="public",
             dnssec_config={"state": "on"},
@@ -109,7 +111,7 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, routing
             opts=env.child(parent, stateful=True))
         stateful.append(zone)
         name_servers = zone.name_servers
-        zone_name: pulumi.Input[str] = zone.name
+        zone_name = zone.name
     else:
         zone_name = options.zone_id
 

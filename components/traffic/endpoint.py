@@ -8,6 +8,7 @@ hands over to `route53.py`, `traffic_manager.py` or `cloud_dns.py`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pulumi
@@ -17,7 +18,7 @@ from ..catalog.regions import CLOUDS
 from ..common import Problem, raise_if_any
 from ..common.dispatch import choice_problems, unknown
 from . import cloud_dns, route53, traffic_manager
-from .args import POLICIES, PROVIDERS, USES_PRIORITIES, BackendOptions, GlobalEndpointArgs, Policy, Provider, \
+from .args import POLICIES, PROVIDERS, USES_PRIORITIES, BackendOptions, GlobalEndpointArgs, PerProvider, Policy, Provider, \
     TrafficBuilder, TrafficOptions, assign_priorities, effective_weight, failover_seconds, traffic_problems
 
 
@@ -47,7 +48,9 @@ def _merged_options(args: GlobalEndpointArgs) -> tuple[TrafficOptions, list[Prob
     problems: list[Problem] = []
     merged: dict[str, BackendOptions] = dict(args.options.backends)
     for i, b in enumerate(args.backends):
-        values: dict[str, Any] = {"weight": b.weight, "priority": b.priority, "geo": list(b.geo), "ip": b.ip}
+        # An address an entry exports (an Output) is checked by the cloud that gives it; a literal one here.
+        values: dict[str, Any] = {"weight": b.weight, "priority": b.priority, "geo": list(b.geo),
+                                  "ip": b.ip if isinstance(b.ip, str) else None}
         try:
             merged[b.name] = BackendOptions(**values)
         except ValidationError as exc:
@@ -57,6 +60,35 @@ def _merged_options(args: GlobalEndpointArgs) -> tuple[TrafficOptions, list[Prob
                                         str(error["msg"]).removeprefix("Value error, ")))
             merged[b.name] = BackendOptions.model_construct(**values)
     return args.options.model_copy(update={"backends": merged}), problems
+
+
+# Which zone providers each routing provider can put its records in.
+ZONE_PROVIDERS: PerProvider[tuple[str, ...]] = {
+    "route53": ("route53",),  # health-checked routing records live in a Route 53 hosted zone
+    "cloud_dns": ("cloud_dns",),  # routing policies are Cloud DNS record sets
+    "traffic_manager": ("route53", "cloud_dns", "azure_dns"),  # a CNAME to the profile, in any zone
+}
+
+
+def _zone_problems(args: GlobalEndpointArgs) -> list[Problem]:
+    options, zone = args.options, args.zone
+    if zone is None:
+        if options.zone is None:
+            return [Problem("GlobalEndpointArgs.options.zone", None,
+                            "required without GlobalEndpointArgs.zone: the DNS zone holding the hostname", missing=True)]
+        return []
+    problems: list[Problem] = []
+    if options.zone is not None and options.zone.rstrip(".") != zone.zone_name.rstrip("."):
+        problems.append(Problem("GlobalEndpointArgs.options.zone", options.zone,
+                                f"allowed: the DnsZone's {zone.zone_name!r}, or nothing"))
+    if options.zone_id is not None:
+        problems.append(Problem("GlobalEndpointArgs.options.zone_id", options.zone_id,
+                                "allowed: nothing with GlobalEndpointArgs.zone (the DnsZone says which zone)"))
+    if zone.dns_provider not in ZONE_PROVIDERS[options.provider]:
+        problems.append(Problem("GlobalEndpointArgs.zone", zone.dns_provider,
+                                f"allowed with provider {options.provider}: a zone on "
+                                f"{' or '.join(ZONE_PROVIDERS[options.provider])}"))
+    return problems
 
 
 class GlobalEndpoint(pulumi.ComponentResource):
@@ -71,9 +103,12 @@ class GlobalEndpoint(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GlobalEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         raise_if_any(f"invalid GlobalEndpoint {name!r}", _choice_problems(args))
+        if args.zone is not None and args.options.zone is None:
+            args = dataclasses.replace(args, options=args.options.model_copy(update={"zone": args.zone.zone_name}))
         options, problems = _merged_options(args)
         targets = [(b.name, b.cloud, b.region, b.ip is not None) for b in args.backends]
         problems += [p.under("GlobalEndpointArgs.options") for p in traffic_problems(options, targets)]
+        problems += _zone_problems(args)
         if options.provider == "traffic_manager" and args.resource_group_name is None:
             problems.append(Problem("GlobalEndpointArgs.resource_group_name", None,
                                     "required with provider traffic_manager: the resource group of the Traffic "

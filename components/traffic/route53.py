@@ -60,13 +60,16 @@ class _Builder:
         self.record_type = "A" if self.all_ip else "CNAME"
         self.stateful: list[pulumi.Resource] = []
         self.name_servers: pulumi.Output[Sequence[str]] | None = None
-        if self.options.zone_id is None:
-            zone = aws.route53.Zone(f"{name}-zone", name=self.options.zone, force_destroy=False,
+        self.zone_id: pulumi.Output[str]
+        if args.zone is not None:  # the environment's zone (a Route 53 zone: checked by GlobalEndpoint)
+            self.zone_id = pulumi.Output.from_input(args.zone.built.ref)
+        elif self.options.zone_id is None:
+            zone = aws.route53.Zone(f"{name}-zone", name=self.options.zone_name, force_destroy=False,
                                     comment=f"Global traffic for {self.hostname}",
                                     opts=self.env.child(parent, stateful=True))
             self.stateful.append(zone)
             self.name_servers = zone.name_servers
-            self.zone_id: pulumi.Output[str] = zone.zone_id
+            self.zone_id = zone.zone_id
         else:
             self.zone_id = pulumi.Output.from_input(self.options.zone_id)
         self.checks = {b.name: self._health_check(b) for b in args.backends}
@@ -74,11 +77,16 @@ class _Builder:
     def _health_check(self, b: Backend) -> aws.route53.HealthCheck:
         hc = self.options.health_check
         http = hc.protocol != "TCP"
+        # With the backend's address, the check connects there and sends the global name as Host and
+        # SNI: it fails when the backend does not serve that name, as clients would. Route 53 sends
+        # `fqdn` as both, and connects to `ip_address` when given ("Values that you specify when you
+        # create a health check", Route 53 developer guide); it does not validate the certificate.
+        # Known only by name (an AWS ALB), the backend is probed under its own name.
         return aws.route53.HealthCheck(
             f"{self.name}-check-{b.name}",
             type=hc.protocol,
-            fqdn=b.hostname,
-            ip_address=b.ip if self.all_ip else None,
+            fqdn=self.hostname if b.ip else b.hostname,
+            ip_address=b.ip,
             port=hc.port,
             resource_path=hc.path if http else None,
             request_interval=hc.interval_seconds,

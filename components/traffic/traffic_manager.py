@@ -7,7 +7,7 @@ Endpoints are inline external endpoints only (separate endpoint resources fight
 the profile's endpoint list: terraform-provider-azurerm #6041). Routing methods:
 - round_robin / weighted: `Weighted` (weight 1 each / the backends' weights, 1-1000);
 - random: `MultiValue`, targets are the backends' IPv4 addresses (required), up to 8
-  healthy answers; HTTP(S) probes send the backend hostname as Host header;
+  healthy answers; HTTP(S) probes send the global hostname as Host header (every policy);
 - failover: `Priority` (unique priorities);
 - latency: `Performance`, each endpoint located at the Azure region nearest its region;
 - geo: `Geographic` over nested profiles. A Geographic profile does not fail a
@@ -86,8 +86,11 @@ class _Builder:
                                "target": b.hostname}
         if ip_target:
             endpoint["target"] = b.ip or ""
-            if self.options.health_check.protocol != "TCP":
-                endpoint["custom_headers"] = [{"name": "Host", "value": b.hostname}]
+        if self.options.health_check.protocol != "TCP":
+            # Probes ask for the global name, as clients do, so a backend that does not serve it is
+            # unhealthy (endpoint custom headers apply to health checks: Traffic Manager endpoint
+            # monitoring docs). Traffic Manager does not validate the certificate.
+            endpoint["custom_headers"] = [{"name": "Host", "value": self.options.hostname}]
         if weight is not None:
             endpoint["weight"] = weight
         if priority is not None:
@@ -181,9 +184,13 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs,
 
     stateful: list[pulumi.Resource] = []
     name_servers: pulumi.Output[Sequence[str]] | None = None
+    if args.zone is not None:  # the environment's zone, on whichever provider serves it
+        args.zone.record(parent, f"{name}-cname", options.hostname, "CNAME", [fqdn], ttl=options.ttl,
+                         depends_on=[profile])
+        return TrafficOutputs(health_check_ids=[p.id for p in built.profiles], stateful=stateful)
     zone_group: pulumi.Input[str] = built.group
     if options.zone_id is None:
-        zone = azure_native.dns.Zone(f"{name}-zone", zone_name=options.zone, resource_group_name=built.group,
+        zone = azure_native.dns.Zone(f"{name}-zone", zone_name=options.zone_name, resource_group_name=built.group,
                                      location="global", zone_type=azure_native.dns.ZoneType.PUBLIC, opts=env.child(parent, stateful=True))
         stateful.append(zone)
         name_servers = zone.name_servers
@@ -191,7 +198,7 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs,
     else:
         zone_name = options.zone_id
         zone_group = args.dns_zone_resource_group_name or built.group
-    relative = options.hostname.rstrip(".")[: -len(options.zone.rstrip(".")) - 1]
+    relative = options.hostname.rstrip(".")[: -len(options.zone_name.rstrip(".")) - 1]
     azure_native.dns.RecordSet(
         f"{name}-cname",
         zone_name=zone_name,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pulumi_policy import Policy
 
-from . import backups, clusters, node_pools, protection, serving, storage, tags, traffic, workloads
+from . import backups, clusters, entry, node_pools, protection, serving, storage, tags, traffic, workloads
 
 AREAS = {
     "storage": storage.POLICIES,
@@ -15,6 +15,7 @@ AREAS = {
     "workloads": workloads.POLICIES,
     "serving": serving.POLICIES,
     "traffic": traffic.POLICIES,
+    "entry": entry.POLICIES,
     "backups": backups.POLICIES,
     "tags": tags.POLICIES,
     "protection": protection.POLICIES,

@@ -35,6 +35,11 @@ AZURE_BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+"""Elastic Load Balancing's log delivery service principal. An Application Load Balancer delivers access
+logs only to buckets encrypted with SSE-S3 ("The only server-side encryption option that's supported is
+Amazon S3-managed keys (SSE-S3)": ELB user guide, "Enable access logs for your Application Load
+Balancer"), so a bucket whose policy admits this principal is held to SSE-S3 instead of SSE-KMS."""
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
@@ -63,8 +68,32 @@ def _sse_is_kms(rules: Any) -> bool:
     return True
 
 
+def receives_elb_access_logs(stack: Stack, bucket: Resource) -> bool:
+    """Whether a policy of the bucket lets Elastic Load Balancing's log delivery write to it."""
+    for policy in companions(stack, bucket, S3_POLICY):
+        document = json_value(policy.get("policy"))
+        for statement in as_list(get(document, "Statement")):
+            if get(statement, "Effect") == "Allow" and ELB_LOG_DELIVERY in as_list(
+                    get(statement, "Principal", "Service")):
+                return True
+    return False
+
+
+def _check_elb_log_bucket(stack: Stack, bucket: Resource) -> Iterator[tuple[str, str | None]]:
+    configs = companions(stack, bucket, S3_SSE)
+    algorithms = [get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+                  for c in configs for rule in as_list(c.get("rules"))]
+    if not algorithms or any(a not in ("AES256", UNKNOWN) for a in algorithms):
+        yield (f"Encrypt {label_of(bucket)} with SSE-S3 (sseAlgorithm AES256) in an "
+               f"aws.s3.BucketServerSideEncryptionConfiguration: it receives load balancer access logs, which "
+               f"ELB delivers to SSE-S3 buckets only.", bucket.urn)
+
+
 def check_s3_sse_kms(stack: Stack, _config: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     for bucket in stack.of_type(*S3_BUCKETS):
+        if receives_elb_access_logs(stack, bucket):
+            yield from _check_elb_log_bucket(stack, bucket)
+            continue
         inline = bucket.get("serverSideEncryptionConfiguration")
         if inline is not None and _sse_is_kms(get(inline, "rule")):
             continue
@@ -178,7 +207,8 @@ def check_gcs_versioning(bucket: Resource, _config: Mapping[str, Any]) -> Iterat
 
 
 POLICIES = [
-    stack_policy("s3-bucket-sse-kms", "S3 buckets must use SSE-KMS default encryption.", check_s3_sse_kms),
+    stack_policy("s3-bucket-sse-kms", "S3 buckets must use SSE-KMS default encryption (load balancer access-log "
+                 "buckets: SSE-S3, the only encryption log delivery supports).", check_s3_sse_kms),
     stack_policy("s3-bucket-versioning", "S3 buckets must have versioning enabled.", check_s3_versioning),
     stack_policy("s3-bucket-public-access-block", "S3 buckets must block all public access.",
                  check_s3_public_access),

@@ -36,8 +36,9 @@ GIVEN_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-5555
 def _aws_only(stack: str) -> dict[str, Any]:
     """The shipped stack's config with only its AWS cell, without its model endpoints (serving has tests of its own)."""
     config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    # Compute only: no global traffic (it names the other clouds' cells) and no backups.
-    config = {k: v for k, v in config.items() if k not in ("aiinfra:traffic", "aiinfra:backup", "aiinfra:targets")}
+    # Compute only: no global traffic (it names the other clouds' cells), no backups, no zone (no entries).
+    config = {k: v for k, v in config.items()
+              if k not in ("aiinfra:traffic", "aiinfra:backup", "aiinfra:targets", "aiinfra:dns")}
     config["aiinfra:cells"] = [{k: v for k, v in c.items() if k not in ("endpoints", "backup")}
                                for c in config["aiinfra:cells"] if c["cloud"] == "aws"]
     assert len(config["aiinfra:cells"]) == 1

@@ -299,6 +299,17 @@ def test_subnet_egresses_through_the_nat_gateway_behind_an_nsg(azure_plans: dict
     assert cluster["propertyDependencies"]["agentPoolProfiles"].count(subnet["urn"]) == 1
 
 
+def test_an_existing_subnets_nsg_is_left_to_its_owner() -> None:
+    """Entries add their HTTPS rule to the NSG the Network created; a brought subnet's NSG is not ours."""
+    from components.common import Environment
+    from components.network.args import NetworkOutputs
+    from components.network.azure import allow_https_from_internet
+    brought = NetworkOutputs(network_id=None, private_subnet_ids=[], zones=None)  # type: ignore[arg-type]
+    assert brought.security_group_id is None
+    assert allow_https_from_internet(None, "cell-chat", brought, "203.0.113.10",  # type: ignore[arg-type]
+                                     Environment(name="dev", tags={})) is None
+
+
 def test_dev_two_zone_network_keeps_a_zone_redundant_ip(azure_plans: dict[str, Any]) -> None:
     plan = azure_plans["dev"]
     assert _one(plan, "azure-native:network:Subnet")["inputs"]["addressPrefix"] == "10.12.0.0/22"

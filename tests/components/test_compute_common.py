@@ -42,10 +42,12 @@ def test_every_cell_resource_is_parented_under_its_cell(plans: dict[str, Any]) -
     for stack in ("dev", "staging", "prod"):
         plan = plans[stack]
         for r in plan["resources"]:
-            if r["type"] in ("pulumi:pulumi:Stack", "aiinfra:index:Cell", "aiinfra:traffic:GlobalEndpoint"):
-                continue
-            if _under(plan, r, "aiinfra:traffic:GlobalEndpoint") or r["name"].startswith("global-"):
-                continue  # the one thing that spans cells
+            if r["type"] in ("pulumi:pulumi:Stack", "aiinfra:index:Cell", "aiinfra:traffic:GlobalEndpoint",
+                             "aiinfra:dns:DnsZone", "random:index/randomPassword:RandomPassword"):
+                continue  # the environment's API key is one for every cell
+            if _under(plan, r, "aiinfra:traffic:GlobalEndpoint") or _under(plan, r, "aiinfra:dns:DnsZone") \
+                    or r["name"].startswith("global-"):
+                continue  # the things that span cells: global traffic and the environment's zone
             assert cell_of(plan, r) is not None, r["urn"]
 
 

@@ -212,6 +212,15 @@ def test_cluster_identity_version_logging_and_hardening(gcp_plans: dict[str, Any
     assert inputs["resourceLabels"]["environment"] == stack
 
 
+@pytest.mark.parametrize("stack", ["prod", "staging", "dev"])
+def test_gateway_api_is_enabled_for_the_endpoints_gke_gateways(gcp_plans: dict[str, Any], stack: str) -> None:
+    # GKE installs the Gateway API CRDs and its GatewayClasses (gke-l7-global-external-managed, which the
+    # cluster-mode entries use) only with a Gateway API channel; the controller needs HTTP load balancing.
+    inputs = _one(gcp_plans[stack], CLUSTER)["inputs"]
+    assert inputs["gatewayApiConfig"] == {"channel": "CHANNEL_STANDARD"}
+    assert inputs["addonsConfig"]["httpLoadBalancing"] == {"disabled": False}
+
+
 @pytest.mark.parametrize("stack,protected", [("prod", True), ("staging", False)])
 def test_deletion_protection_and_state_protection_in_prod_only(gcp_plans: dict[str, Any], stack: str,
                                                                protected: bool) -> None:

@@ -23,7 +23,8 @@ from components.catalog.regions import CLOUDS, Cloud, PerCloud
 from components.cell import _foundation
 from components.common.dispatch import InputError, Unsupported
 from components.compute import cluster as compute_cluster, gpu_pool as compute_gpu_pool
-from components.deployment import _global_home
+from components.deployment import _dns_cloud, _traffic_cloud
+from components.dns import DNS_PROVIDERS
 from components.network import network as network_front
 from components.serving import args as serving_args, endpoint as serving_endpoint, workload
 from components.serving.args import ENGINES, METRICS, MODES, PerMetric
@@ -313,10 +314,17 @@ def test_every_dns_provider_has_a_builder_for_every_policy(provider: Any, policy
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_the_global_endpoints_home_covers_every_provider(provider: Any) -> None:
-    spec = EnvironmentSpec.model_validate({
-        "environment": "dev", "tags": {"owner": "o", "cost-center": "c"},
-        "cells": [_cell("aws").model_dump(), _cell("azure").model_dump(), _cell("gcp").model_dump()]})
-    assert callable(_global_home(spec, provider))
+    assert _traffic_cloud(provider) in ("aws", "azure", "gcp")
+
+
+@pytest.mark.parametrize("provider", DNS_PROVIDERS)
+def test_the_zones_home_covers_every_dns_provider(provider: Any) -> None:
+    assert _dns_cloud(provider) in ("aws", "azure", "gcp")
+
+
+def test_an_unknown_dns_provider_is_refused() -> None:
+    with pytest.raises(InputError, match=r"aiinfra:dns.provider: got 'ns1'; allowed: route53, cloud_dns or azure_dns"):
+        _dns_cloud("ns1")  # type: ignore[arg-type]
 
 
 def test_the_selectors_name_the_value_and_the_allowed_ones() -> None:

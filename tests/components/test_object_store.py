@@ -25,9 +25,14 @@ def _for_bucket(plan: dict[str, Any], type_token: str, bucket: dict[str, Any]) -
     return found[0]
 
 
+def _store_buckets(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The object stores' S3 buckets (not, say, an ALB's access-log bucket, tested with serving)."""
+    return [b for b in of_type(plan, "aws:s3/bucket:Bucket") if "$aiinfra:storage:ObjectStore$" in b["urn"]]
+
+
 def test_every_s3_bucket_is_private_encrypted_versioned_and_tls_only(plans: dict[str, Any]) -> None:
     plan = plans["prod"]
-    buckets = of_type(plan, "aws:s3/bucket:Bucket")
+    buckets = _store_buckets(plan)
     assert len(buckets) == 2  # primary and its replica
     keys = {r["urn"]: r for r in of_type(plan, "aws:kms/key:Key")}
     for bucket in buckets:
@@ -59,7 +64,7 @@ def test_every_s3_bucket_is_private_encrypted_versioned_and_tls_only(plans: dict
 def test_s3_replication_goes_to_the_replica_region_with_its_own_key(plans: dict[str, Any]) -> None:
     plan = plans["prod"]
     [replication] = of_type(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
-    buckets = {b["inputs"]["bucket"]: b for b in of_type(plan, "aws:s3/bucket:Bucket")}
+    buckets = {b["inputs"]["bucket"]: b for b in _store_buckets(plan)}
     source = buckets[replication["inputs"]["bucket"]]
     assert source["inputs"]["region"] == "us-east-1"
     [replica] = [b for b in buckets.values() if b is not source]
@@ -69,12 +74,13 @@ def test_s3_replication_goes_to_the_replica_region_with_its_own_key(plans: dict[
     assert rule["sourceSelectionCriteria"]["sseKmsEncryptedObjects"]["status"] == "Enabled"
     assert replica["urn"] in replication["propertyDependencies"]["rules"]
     # S3 needs versioning on both ends before replication: explicit dependencies.
-    versionings = {v["urn"] for v in of_type(plan, "aws:s3/bucketVersioning:BucketVersioning")}
-    assert versionings <= set(replication["dependencies"])
+    versionings = {v["urn"] for v in of_type(plan, "aws:s3/bucketVersioning:BucketVersioning")
+                   if "$aiinfra:storage:ObjectStore$" in v["urn"]}
+    assert len(versionings) == 2 and versionings <= set(replication["dependencies"])
 
 
 def test_dev_store_has_no_replica(plans: dict[str, Any]) -> None:
-    assert len(of_type(plans["dev"], "aws:s3/bucket:Bucket")) == 1
+    assert len(_store_buckets(plans["dev"])) == 1
     assert not of_type(plans["dev"], "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
 
 
@@ -148,7 +154,10 @@ def _taggable(type_token: str) -> str | None:
         return None
     mod = importlib.import_module(py if module == "index" else f"{py}.{module.split('/')[0]}")
     params = inspect.signature(getattr(mod, cls)._internal_init).parameters
-    return next((p for p in ("tags", "labels", "resource_labels") if p in params), None)
+    # On GCP `tags` are Resource Manager tag bindings (immutable, ids from the organisation), not
+    # key/value metadata: labels are.
+    order = ("labels", "resource_labels") if package == "gcp" else ("tags",)
+    return next((p for p in order if p in params), None)
 
 
 _CAMEL = {"tags": "tags", "labels": "labels", "resource_labels": "resourceLabels"}

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from components.catalog.gpus import gpu_machines, offered_gpus
-from components.compute.aws import LB_CONTROLLER_CHART_VERSION, LB_CONTROLLER_IAM_POLICY, lb_controller_policy
-from components.serving.aws import has_local_storage, key_statements, prefix_read_statements
+from components.catalog.charts import AWS_LOAD_BALANCER_CONTROLLER
+from components.compute.aws import LB_CONTROLLER_IAM_POLICY, lb_controller_policy
+from components.serving.args import ModelEndpointArgs
+from components.serving.aws import entry_problems, has_local_storage, key_statements, prefix_read_statements
+from components.serving.aws_entry import access_log_policy
+from components.serving.endpoint import argument_problems
+from tests.components.entry_args import FakeZone, cluster_args
 from tests.conftest import REPO, ScratchProject, ancestors, base_config, by_urn, every, of_type, plan_json
 
 MODEL = "aws:sagemaker/model:Model"
@@ -43,10 +48,12 @@ VARIANT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/embedder:1.2.3"
 
 
 def _aws_only(stack: str) -> dict[str, Any]:
-    """The shipped stack's environment, tags and AWS cell (endpoints included); nothing else
-    (global traffic, backups and targets name other cells or have tests of their own)."""
+    """The shipped stack's environment, tags, zone, global traffic (when it has some) and AWS cell
+    (endpoints included); nothing else (backups and targets name other cells or have tests of their
+    own). The global name then has one backend: the AWS cell."""
     shipped = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config = {key: shipped[key] for key in ("aiinfra:environment", "aiinfra:tags")}
+    config = {key: shipped[key] for key in ("aiinfra:environment", "aiinfra:tags", "aiinfra:dns",
+                                            "aiinfra:traffic") if key in shipped}
     config["aiinfra:cells"] = [{k: v for k, v in c.items() if k != "backup"}
                                for c in shipped["aiinfra:cells"] if c["cloud"] == "aws"]
     assert len(config["aiinfra:cells"]) == 1
@@ -59,7 +66,7 @@ def _variant_config() -> dict[str, Any]:
     chat = cell["endpoints"][0]
     cell["endpoints"] = [
         chat,
-        {**chat, "name": "chat2", "hostname": "chat2.models.example.com",
+        {**chat, "name": "chat2", "hostname": "chat2.dev.models.example.com", "rate_limit_per_minute": 120,
          "model": {**chat["model"], "artifact_path": "models/chat-2/v1/"}},
         {"name": "embed", "mode": "managed",
          "model": {"artifact_path": "models/embed/v2/", "image": VARIANT_IMAGE, "port": 8080, "health_path": "/ping"},
@@ -384,10 +391,219 @@ def test_ingress_is_an_internet_facing_https_only_alb(plans: dict[str, Any], sta
     assert a["ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert (a["healthcheck-path"], a["healthcheck-protocol"], a["success-codes"]) == ("/health", "HTTP", "200")
     assert a["backend-protocol"] == "HTTP"
-    assert "certificate-arn" not in a and "ssl-redirect" not in a  # ACM discovery by host; no HTTP listener
-    assert spec["tls"] == [{"hosts": ["aws-use1.models.example.com"]}]  # no secret: the ALB terminates TLS
+    assert "ssl-redirect" not in a  # no HTTP listener at all
+    # Every name the entry serves, routed and under TLS (the certificate comes from certificate-arn).
+    hosts = _hostnames(stack)
+    assert [r["host"] for r in spec["rules"]] == hosts and spec["tls"] == [{"hosts": hosts}]
     service = _one_under(plan, "kubernetes:core/v1:Service", "aws-use1-chat")
     assert not service["inputs"]["metadata"].get("annotations")
+
+
+# --- the entry: certificate, logs, WAF, ordering, static address ------------------------------
+
+GLOBAL_NAMES = {"dev": [], "prod": ["chat.models.example.com"]}
+CELL_NAMES = {"dev": "aws-use1.dev.models.example.com", "prod": "aws-use1.models.example.com"}
+ALB = "alb.ingress.kubernetes.io"
+
+
+def _hostnames(stack: str) -> list[str]:
+    return [CELL_NAMES[stack], *GLOBAL_NAMES[stack]]
+
+
+def _annotation(ingress: dict[str, Any], key: str) -> Any:
+    return ingress["inputs"]["metadata"]["annotations"][f"{ALB}/{key}"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_certificate_covers_the_cell_and_global_names_and_is_validated_in_the_zone(plans: dict[str, Any],
+                                                                                  stack: str) -> None:
+    plan = plans[stack]
+    cert = _one_under(plan, "aws:acm/certificate:Certificate", "aws-use1-chat")
+    inputs = cert["inputs"]
+    assert inputs["domainName"] == CELL_NAMES[stack] and inputs["validationMethod"] == "DNS"
+    assert inputs.get("subjectAlternativeNames", []) == GLOBAL_NAMES[stack]
+    assert inputs["region"] == REGION
+    # One CNAME per name, in the environment's zone, from the certificate's validation options; only the
+    # global names (shared by the account's AWS cells) overwrite an existing record.
+    [zone] = of_type(plan, "aws:route53/zone:Zone")
+    records = [r for r in _under(plan, "aws:route53/record:Record", "aws-use1-chat") if "-validation-" in r["name"]]
+    assert sorted(r["name"] for r in records) == sorted(
+        f"aws-use1-chat-validation-{h.replace('.', '-')}" for h in _hostnames(stack))
+    for record in records:
+        i = record["inputs"]
+        assert i["type"] == "CNAME" and i["name"] == "<unknown>" and i["records"] == ["<unknown>"]
+        assert record["propertyDependencies"]["name"] == [cert["urn"]]
+        assert record["propertyDependencies"]["records"] == [cert["urn"]]
+        assert record["propertyDependencies"]["zoneId"] == [zone["urn"]]
+        is_global = record["name"] != f"aws-use1-chat-validation-{CELL_NAMES[stack].replace('.', '-')}"
+        assert i.get("allowOverwrite", False) is is_global, record["name"]
+    validation = _one_under(plan, "aws:acm/certificateValidation:CertificateValidation", "aws-use1-chat")
+    assert validation["propertyDependencies"]["certificateArn"] == [cert["urn"]]
+    assert {r["urn"] for r in records} <= set(validation["dependencies"])
+    # The ALB references only the validated (ISSUED) certificate.
+    ingress = _one_under(plan, INGRESS, "aws-use1-chat")
+    assert _annotation(ingress, "certificate-arn") == "<unknown>"
+    assert validation["urn"] in ingress["propertyDependencies"]["metadata"]
+    assert cert["urn"] not in ingress["propertyDependencies"]["metadata"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "variant"])
+def test_ingress_is_created_after_and_deleted_before_the_controller(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    [release] = _releases(plan)
+    for ingress in of_type(plan, INGRESS):
+        assert release["urn"] in ingress["dependencies"], ingress["name"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_access_logs_go_to_an_sse_s3_bucket_elb_may_write_to(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    [bucket] = [b for b in of_type(plan, "aws:s3/bucket:Bucket") if b["name"] == "aws-use1-chat-access-logs"]
+    name = bucket["inputs"]["bucket"]
+    assert re.fullmatch(rf"{stack}-aws-use1-chat-access-logs-[0-9a-f]{{6}}", name)
+    assert bucket["inputs"]["region"] == REGION
+    prod = stack == "prod"
+    assert bool(bucket["options"]["protect"]) is prod and bool(bucket["options"]["retainOnDelete"]) is prod
+    assert bucket["inputs"]["forceDestroy"] is not prod
+
+    def companion(type_token: str) -> dict[str, Any]:
+        [found] = [r for r in of_type(plan, type_token) if r["propertyDependencies"].get("bucket") == [bucket["urn"]]]
+        return found
+
+    sse = companion("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    [rule] = sse["inputs"]["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # ALB logs: SSE-S3 only
+    block = companion("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
+    assert all(block[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets"))
+    assert companion("aws:s3/bucketOwnershipControls:BucketOwnershipControls")["inputs"]["rule"] == {
+        "objectOwnership": "BucketOwnerEnforced"}
+    assert companion("aws:s3/bucketVersioning:BucketVersioning")["inputs"]["versioningConfiguration"] == {
+        "status": "Enabled"}
+    rules = {r["id"]: r for r in companion(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"]["rules"]}
+    assert rules["expire-logs"]["expiration"] == {"days": 365 if prod else 30}
+    policy = companion("aws:s3/bucketPolicy:BucketPolicy")
+    statements = {s["Sid"]: s for s in _statements(policy["inputs"]["policy"])}
+    logs = f"arn:aws:s3:::{name}/alb/AWSLogs/123456789012/*"  # the account preflight answers offline
+    assert statements["ElbLogDeliveryAccount"]["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
+    assert statements["ElbLogDeliveryService"]["Principal"] == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    for sid in ("ElbLogDeliveryAccount", "ElbLogDeliveryService"):
+        s = statements[sid]
+        assert (s["Effect"], s["Action"], s["Resource"]) == ("Allow", "s3:PutObject", logs)
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # The ALB logs there, and the Ingress waits for the policy (ELB checks it when logging is switched on).
+    ingress = _one_under(plan, INGRESS, "aws-use1-chat")
+    attributes = dict(kv.split("=", 1) for kv in _annotation(ingress, "load-balancer-attributes").split(","))
+    assert attributes["access_logs.s3.enabled"] == "true" and attributes["access_logs.s3.bucket"] == name
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert attributes["idle_timeout.timeout_seconds"] == "300"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert policy["urn"] in ingress["propertyDependencies"]["metadata"]
+
+
+@pytest.mark.parametrize("stack,endpoint,limit", [("prod", "aws-use1-chat", 600), ("variant", "aws-use1-chat2", 120)])
+def test_waf_limits_each_client_ip_and_counts_the_common_rule_set(plans: dict[str, Any], stack: str, endpoint: str,
+                                                                   limit: int) -> None:
+    plan = plans[stack]
+    acl = _one_under(plan, "aws:wafv2/webAcl:WebAcl", endpoint)
+    inputs = acl["inputs"]
+    assert (inputs["scope"], inputs["region"], inputs["defaultAction"]) == ("REGIONAL", REGION, {"allow": {}})
+    rules = {r["name"]: r for r in inputs["rules"]}
+    rate = rules["rate-limit-per-client-ip"]
+    assert rate["statement"]["rateBasedStatement"] == {"limit": limit, "aggregateKeyType": "IP",
+                                                       "evaluationWindowSec": 60}
+    assert rate["action"] == {"block": {"customResponse": {"responseCode": 429}}}
+    common = rules["aws-common-rule-set"]
+    assert common["statement"]["managedRuleGroupStatement"] == {"vendorName": "AWS",
+                                                                "name": "AWSManagedRulesCommonRuleSet"}
+    assert common["overrideAction"] == {"count": {}}
+    assert rate["priority"] < common["priority"]
+    ingress = _one_under(plan, INGRESS, endpoint)
+    assert _annotation(ingress, "wafv2-acl-arn") == "<unknown>"
+    assert acl["urn"] in ingress["propertyDependencies"]["metadata"]
+
+
+def test_controller_may_associate_the_web_acl() -> None:
+    granted = {a for s in LB_CONTROLLER_IAM_POLICY["Statement"] for a in _as_list(s["Action"])
+               if s["Effect"] == "Allow" and "Condition" not in s}
+    assert {"wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+            "elasticloadbalancing:SetWebAcl"} <= granted
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "variant"])
+def test_a_global_accelerator_gives_the_entry_static_addresses(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    endpoints = ["aws-use1-chat", "aws-use1-chat2"] if stack == "variant" else ["aws-use1-chat"]
+    lb_names = set()
+    for endpoint in endpoints:
+        ingress = _one_under(plan, INGRESS, endpoint)
+        lb_name = _annotation(ingress, "load-balancer-name")
+        assert re.fullmatch(r"[a-z0-9-]{1,32}", lb_name) and not lb_name.startswith("internal-")
+        lb_names.add(lb_name)
+        accelerator = _one_under(plan, "aws:globalaccelerator/accelerator:Accelerator", endpoint)
+        assert accelerator["inputs"]["ipAddressType"] == "IPV4" and accelerator["inputs"]["enabled"] is True
+        listener = _one_under(plan, "aws:globalaccelerator/listener:Listener", endpoint)
+        assert listener["propertyDependencies"]["acceleratorArn"] == [accelerator["urn"]]
+        assert listener["inputs"]["protocol"] == "TCP"
+        assert listener["inputs"]["portRanges"] == [{"fromPort": 443, "toPort": 443}]
+        group = _one_under(plan, "aws:globalaccelerator/endpointGroup:EndpointGroup", endpoint)
+        assert group["inputs"]["endpointGroupRegion"] == REGION
+        assert group["propertyDependencies"]["listenerArn"] == [listener["urn"]]
+        [config] = group["inputs"]["endpointConfigurations"]
+        # The ALB the Ingress makes, found by its name once the Ingress exists; client IPs preserved so
+        # the WAF rate limit sees clients, not the accelerator.
+        assert config["endpointId"] == "<unknown>" and config["clientIpPreservationEnabled"] is True
+        assert group["propertyDependencies"]["endpointConfigurations"] == [ingress["urn"]]
+        assert ingress["urn"] in group["dependencies"]
+        # The cell's name: an A record to the accelerator's static address, which the endpoint exports.
+        [record] = [r for r in _under(plan, "aws:route53/record:Record", endpoint) if r["name"].endswith("-entry-record")]
+        assert record["inputs"]["type"] == "A" and record["inputs"]["ttl"] == 60
+        assert record["propertyDependencies"]["records"] == [accelerator["urn"]]
+        assert _endpoint_component(plan, endpoint)["outputs"]["entry_ip"] == "<unknown>"
+    assert len(lb_names) == len(endpoints)  # ALB names are unique per account and region
+
+
+def test_global_health_check_probes_the_accelerator_with_the_global_name(plans: dict[str, Any]) -> None:
+    plan = plans["prod"]
+    accelerator = _one_under(plan, "aws:globalaccelerator/accelerator:Accelerator", "aws-use1-chat")
+    [check] = [c for c in of_type(plan, "aws:route53/healthCheck:HealthCheck") if c["name"] == "global-check-aws-use1"]
+    assert check["inputs"]["fqdn"] == "chat.models.example.com"  # Host and SNI: the global name
+    assert check["inputs"]["ipAddress"] == "<unknown>"
+    assert check["propertyDependencies"]["ipAddress"] == [accelerator["urn"]]
+    assert check["inputs"]["type"] == "HTTPS" and check["inputs"]["enableSni"] is True
+    [answer] = [r for r in of_type(plan, "aws:route53/record:Record") if r["name"] == "global-record-aws-use1"]
+    assert answer["inputs"]["type"] == "A" and answer["propertyDependencies"]["records"] == [accelerator["urn"]]
+
+
+def _cluster_args(**changes: Any) -> ModelEndpointArgs:
+    return cluster_args("aws", "aws-use1.models.example.com", **changes)
+
+
+def test_an_aws_cluster_entry_without_a_zone_is_refused_naming_the_argument() -> None:
+    [problem] = entry_problems(_cluster_args())
+    assert problem.path == "ModelEndpointArgs.dns_zone" and problem.missing and "ACM" in problem.allowed
+    # The front door reports it with everything else, before registering anything.
+    assert problem in argument_problems(_cluster_args())
+    zone = cast(Any, FakeZone())
+    assert entry_problems(_cluster_args(dns_zone=zone, global_hostnames=("chat.models.example.com",))) == []
+    [outside] = entry_problems(_cluster_args(dns_zone=zone, global_hostnames=("chat.example.org",)))
+    assert (outside.path, outside.received) == ("ModelEndpointArgs.global_hostnames", "chat.example.org")
+    many = tuple(f"n{i}.models.example.com" for i in range(10))
+    [too_many] = entry_problems(_cluster_args(dns_zone=zone, global_hostnames=many))
+    assert "10 names per certificate" in too_many.allowed
+    managed = _cluster_args().options.model_copy(update={"mode": "managed"})
+    assert entry_problems(_cluster_args(options=managed)) == []
+
+
+def test_access_log_policy_uses_the_regions_elb_account_or_the_service() -> None:
+    old = {s["Sid"]: s for s in json.loads(access_log_policy("b", "eu-west-1", "111122223333"))["Statement"]}
+    assert old["ElbLogDeliveryAccount"]["Principal"] == {"AWS": "arn:aws:iam::156460612806:root"}
+    assert old["ElbLogDeliveryAccount"]["Resource"] == "arn:aws:s3:::b/alb/AWSLogs/111122223333/*"
+    new = {s["Sid"]: s for s in json.loads(access_log_policy("b", "ap-southeast-5", "111122223333"))["Statement"]}
+    assert "ElbLogDeliveryAccount" not in new
+    assert new["ElbLogDeliveryService"]["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -418,7 +634,7 @@ def test_load_balancer_controller_is_installed_once_per_cluster_and_pinned(plans
     inputs = release["inputs"]
     assert inputs["chart"] == "aws-load-balancer-controller"
     assert inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
-    assert re.fullmatch(r"\d+\.\d+\.\d+", inputs["version"]) and inputs["version"] == LB_CONTROLLER_CHART_VERSION
+    assert re.fullmatch(r"\d+\.\d+\.\d+", inputs["version"]) and inputs["version"] == AWS_LOAD_BALANCER_CONTROLLER.version
     assert (inputs["name"], inputs["namespace"]) == ("aws-load-balancer-controller", "kube-system")
     values = inputs["values"]
     assert values["clusterName"] == cluster["inputs"]["name"] and values["region"] == REGION

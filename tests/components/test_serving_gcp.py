@@ -7,17 +7,22 @@ stacks cover the other managed shapes and what managed mode on GCP refuses.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from components.catalog.gpus import GPU_MACHINES, CatalogError
-from components.serving import Accelerator, EndpointOptions
-from components.serving.gcp import (DUTY_CYCLE_METRIC, VERTEX_ACCELERATORS, predict_url, prefix_condition,
-                                    vertex_machine, vertex_problems)
+from components.catalog.regions import Cloud
+from components.serving import Accelerator, EndpointOptions, ModelEndpointArgs
+from components.serving.args import RATE_LIMITED_ENTRY
+from components.serving.endpoint import endpoint_problems
+from components.serving.gcp import (DUTY_CYCLE_METRIC, VERTEX_ACCELERATORS, entry_problems, predict_url,
+                                    prefix_condition, vertex_machine, vertex_problems)
+from tests.components.entry_args import FakeZone, cluster_args
 from tests.conftest import REPO, ScratchProject, ancestors, of_type, plan_json, run_preflight
 
 ENDPOINT = "aiinfra:serving:ModelEndpoint"
@@ -28,6 +33,19 @@ BUCKET_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 BUCKET = "gcp:storage/bucket:Bucket"
 ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 CERTIFICATE = "kubernetes:networking.gke.io/v1:ManagedCertificate"
+CERT = "gcp:certificatemanager/certificate:Certificate"
+CERT_MAP = "gcp:certificatemanager/certificateMap:CertificateMap"
+CERT_MAP_ENTRY = "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry"
+DNS_AUTHORIZATION = "gcp:certificatemanager/dnsAuthorization:DnsAuthorization"
+SECURITY_POLICY = "gcp:compute/securityPolicy:SecurityPolicy"
+SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
+ROUTE53_ZONE = "aws:route53/zone:Zone"
+ROUTE53_RECORD = "aws:route53/record:Record"
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+HEALTH_CHECK_POLICY = "kubernetes:networking.gke.io/v1:HealthCheckPolicy"
+BACKEND_POLICY = "kubernetes:networking.gke.io/v1:GCPBackendPolicy"
+GATEWAY_POLICY = "kubernetes:networking.gke.io/v1:GCPGatewayPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SERVICE = "kubernetes:core/v1:Service"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
@@ -262,33 +280,159 @@ def test_service_account_annotation_and_pods_wait_for_the_grants(plan: dict[str,
     assert not {k for k in pod["metadata"]["labels"] if "identity" in k}  # GKE needs no pod label
 
 
-# --- Cluster mode: ingress -----------------------------------------------------------------
+# --- Cluster mode: the GKE Gateway entry ---------------------------------------------------
 
-def test_chat_entry_is_a_gke_ingress_with_a_managed_certificate_on_a_reserved_address(
+def _inputs(plan: dict[str, Any], endpoint: str, type_token: str) -> dict[str, Any]:
+    return _one(plan, endpoint, type_token)["inputs"]
+
+
+def _names(cell: dict[str, Any]) -> list[str]:
+    """Every name the chat entry serves: the cell's own first, then the global traffic name."""
+    return [_endpoint_config(cell, "chat")["hostname"], _gcp_only("prod")["aiinfra:traffic"]["hostname"]]
+
+
+def test_chat_entry_is_a_global_external_gke_gateway_on_the_reserved_address(
         plan: dict[str, Any], cell: dict[str, Any]) -> None:
-    hostname = _endpoint_config(cell, "chat")["hostname"]
-    ingress = _one(plan, "gcp-usc1-chat", INGRESS)
-    metadata, spec = ingress["inputs"]["metadata"], ingress["inputs"]["spec"]
-    assert spec["ingressClassName"] == "gce"
-    annotations = metadata["annotations"]
-    assert annotations["kubernetes.io/ingress.allow-http"] == "false"
-    certificate = _one(plan, "gcp-usc1-chat", CERTIFICATE)
-    assert certificate["inputs"]["apiVersion"] == "networking.gke.io/v1"
-    assert annotations["networking.gke.io/managed-certificates"] == certificate["inputs"]["metadata"]["name"] \
-        == "chat-cert"
-    assert certificate["inputs"]["metadata"]["namespace"] == metadata["namespace"]
-    assert certificate["inputs"]["spec"] == {"domains": [hostname]}
-    assert certificate["provider"] == ingress["provider"]  # on the cell's cluster
-    address = _one(plan, "gcp-usc1-chat", ADDRESS)["inputs"]
-    assert annotations["kubernetes.io/ingress.global-static-ip-name"] == address["name"]
-    assert (address["addressType"], address["ipVersion"]) == ("EXTERNAL", "IPV4")
-    assert address["project"] == cell["project"] and len(address["name"]) <= 63
+    gateway = _one(plan, "gcp-usc1-chat", GATEWAY)
+    spec, metadata = gateway["inputs"]["spec"], gateway["inputs"]["metadata"]
+    assert spec["gatewayClassName"] == "gke-l7-global-external-managed"
+    address = _one(plan, "gcp-usc1-chat", ADDRESS)
+    assert spec["addresses"] == [{"type": "NamedAddress", "value": address["inputs"]["name"]}]
+    assert address["urn"] in gateway["propertyDependencies"]["spec"]
+    assert (address["inputs"]["addressType"], address["inputs"]["ipVersion"]) == ("EXTERNAL", "IPV4")
+    assert address["inputs"]["project"] == cell["project"] and len(address["inputs"]["name"]) <= 63
+    # HTTPS only: no plain-HTTP listener (a redirect would still take each first request in clear text).
+    assert spec["listeners"] == [{"name": "https", "protocol": "HTTPS", "port": 443,
+                                  "allowedRoutes": {"namespaces": {"from": "Same"}}}]
+    assert metadata["namespace"] == "serve-chat"
+    assert gateway["provider"] == _one(plan, "gcp-usc1-chat", DEPLOYMENT)["provider"]  # on the cell's cluster
+    # The GKE Ingress, its ManagedCertificate and the NEG annotation for Ingress are gone.
+    for gone in (INGRESS, CERTIFICATE):
+        assert not _under(plan, "gcp-usc1-chat", gone), gone
+    assert "annotations" not in _inputs(plan, "gcp-usc1-chat", SERVICE)["metadata"] or \
+        not _inputs(plan, "gcp-usc1-chat", SERVICE)["metadata"]["annotations"]
 
 
-def test_chat_service_uses_container_native_load_balancing(plan: dict[str, Any]) -> None:
-    service = _one(plan, "gcp-usc1-chat", SERVICE)["inputs"]
-    assert service["metadata"]["annotations"] == {"cloud.google.com/neg": '{"ingress": true}'}
-    assert service["spec"]["type"] == "ClusterIP"
+def test_certmap_annotation_names_the_map_whose_entries_cover_the_cell_and_global_names(
+        plan: dict[str, Any], cell: dict[str, Any]) -> None:
+    gateway = _one(plan, "gcp-usc1-chat", GATEWAY)
+    certificate_map = _one(plan, "gcp-usc1-chat", CERT_MAP)
+    assert gateway["inputs"]["metadata"]["annotations"] == {
+        "networking.gke.io/certmap": certificate_map["inputs"]["name"]}
+    assert certificate_map["urn"] in gateway["propertyDependencies"]["metadata"]
+    assert certificate_map["inputs"]["project"] == cell["project"]  # the cluster's project
+    certificate = _one(plan, "gcp-usc1-chat", CERT)
+    entries = _under(plan, "gcp-usc1-chat", CERT_MAP_ENTRY)
+    assert sorted(e["inputs"]["hostname"] for e in entries) == sorted(_names(cell))
+    for entry in entries:
+        assert entry["inputs"]["map"] == certificate_map["inputs"]["name"]
+        assert entry["propertyDependencies"]["map"] == [certificate_map["urn"]]
+        assert entry["propertyDependencies"]["certificates"] == [certificate["urn"]]
+
+
+def test_certificate_covers_every_name_through_a_per_project_dns_authorization_each(
+        plan: dict[str, Any], cell: dict[str, Any]) -> None:
+    certificate = _one(plan, "gcp-usc1-chat", CERT)
+    managed = certificate["inputs"]["managed"]
+    assert managed["domains"] == _names(cell)
+    assert certificate["inputs"]["scope"] == "DEFAULT" and certificate["inputs"]["location"] == "global"
+    authorizations = _under(plan, "gcp-usc1-chat", DNS_AUTHORIZATION)
+    assert sorted(a["inputs"]["domain"] for a in authorizations) == sorted(_names(cell))
+    # PER_PROJECT_RECORD: `_acme-challenge_<id>.<name>`, so other clouds' validation of the global name
+    # (ACM's `_<hash>.<name>`, ACME's `_acme-challenge.<name>`) never collides with this one.
+    assert {a["inputs"]["type"] for a in authorizations} == {"PER_PROJECT_RECORD"}
+    assert {a["inputs"]["project"] for a in authorizations} == {cell["project"]}
+    assert sorted(certificate["propertyDependencies"]["managed"]) == sorted(a["urn"] for a in authorizations)
+    assert len(managed["dnsAuthorizations"]) == len(authorizations)
+
+
+def test_dns_authorization_records_are_created_in_the_environment_zone(plan: dict[str, Any]) -> None:
+    [zone] = of_type(plan, ROUTE53_ZONE)  # prod's aiinfra:dns: Route 53
+    authorizations = {a["urn"]: a for a in _under(plan, "gcp-usc1-chat", DNS_AUTHORIZATION)}
+    records = [r for r in _under(plan, "gcp-usc1-chat", ROUTE53_RECORD)
+               if set(r["propertyDependencies"].get("name", [])) & set(authorizations)]
+    assert len(records) == len(authorizations) == 2
+    for record in records:
+        inputs = record["inputs"]
+        assert inputs["type"] == "CNAME"
+        assert record["propertyDependencies"]["zoneId"] == [zone["urn"]]
+        # Name and target are the authorization's dns_resource_records (known once it exists).
+        assert record["propertyDependencies"]["name"] == record["propertyDependencies"]["records"]
+    by_domain = {authorizations[r["propertyDependencies"]["name"][0]]["inputs"]["domain"]: r for r in records}
+    # The certificate is requested once its validation records exist.
+    certificate = _one(plan, "gcp-usc1-chat", CERT)
+    assert {r["urn"] for r in records} <= set(certificate["dependencies"])
+    # The global name's record is the project's, shared by its cells proving the same name.
+    assert by_domain["chat.models.example.com"]["inputs"].get("allowOverwrite") is True
+    assert not by_domain["gcp-usc1.models.example.com"]["inputs"].get("allowOverwrite")
+
+
+def test_http_route_sends_every_name_to_the_chat_service(plan: dict[str, Any], cell: dict[str, Any]) -> None:
+    route = _one(plan, "gcp-usc1-chat", HTTP_ROUTE)
+    spec = route["inputs"]["spec"]
+    gateway = _one(plan, "gcp-usc1-chat", GATEWAY)
+    assert spec["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                   "name": gateway["inputs"]["metadata"]["name"], "sectionName": "https"}]
+    assert route["inputs"]["metadata"]["namespace"] == gateway["inputs"]["metadata"]["namespace"]
+    assert spec["hostnames"] == _names(cell)
+    service = _inputs(plan, "gcp-usc1-chat", SERVICE)
+    assert spec["rules"] == [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                              "backendRefs": [{"name": service["metadata"]["name"], "port": 80}]}]
+    assert service["spec"]["ports"][0]["port"] == 80
+
+
+def _service_ref(plan: dict[str, Any]) -> dict[str, str]:
+    return {"group": "", "kind": "Service", "name": _inputs(plan, "gcp-usc1-chat", SERVICE)["metadata"]["name"]}
+
+
+def test_backend_policy_allows_long_generations_drains_and_applies_cloud_armor(plan: dict[str, Any]) -> None:
+    policy = _one(plan, "gcp-usc1-chat", BACKEND_POLICY)
+    spec = policy["inputs"]["spec"]
+    assert spec["targetRef"] == _service_ref(plan)
+    default = spec["default"]
+    assert default["timeoutSec"] >= 600  # GKE's default is 30 s: long generations would be cut
+    assert default["connectionDraining"]["drainingTimeoutSec"] > 0
+    armor = _one(plan, "gcp-usc1-chat", SECURITY_POLICY)
+    assert default["securityPolicy"] == armor["inputs"]["name"]
+    assert armor["urn"] in policy["propertyDependencies"]["spec"]
+    [throttle] = [r for r in armor["inputs"]["rules"] if r["action"] in ("throttle", "rate_based_ban")]
+    options = throttle["rateLimitOptions"]
+    assert options["enforceOnKey"] == "IP" and options["exceedAction"] == "deny(429)"
+    assert options["rateLimitThreshold"] == {"count": 600, "intervalSec": 60}  # the default
+    assert throttle["match"] == {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ["*"]}}
+    [default_rule] = [r for r in armor["inputs"]["rules"] if r["priority"] == 2147483647]
+    assert default_rule["action"] == "allow" and throttle["priority"] < default_rule["priority"]
+
+
+def test_health_check_policy_probes_the_models_health_path(plan: dict[str, Any], cell: dict[str, Any]) -> None:
+    spec = _inputs(plan, "gcp-usc1-chat", HEALTH_CHECK_POLICY)["spec"]
+    assert spec["targetRef"] == _service_ref(plan)
+    config = spec["default"]["config"]
+    assert config["type"] == "HTTP"
+    assert config["httpHealthCheck"]["requestPath"] == _endpoint_config(cell, "chat")["model"]["health_path"]
+    assert config["httpHealthCheck"]["portSpecification"] == "USE_SERVING_PORT"  # the pod's port
+    assert spec["default"]["timeoutSec"] <= spec["default"]["checkIntervalSec"]  # the CRD's rule
+
+
+def test_gateway_policy_sets_an_ssl_policy_of_tls_1_2_and_up(plan: dict[str, Any]) -> None:
+    policy = _one(plan, "gcp-usc1-chat", GATEWAY_POLICY)
+    gateway = _one(plan, "gcp-usc1-chat", GATEWAY)
+    spec = policy["inputs"]["spec"]
+    assert spec["targetRef"] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                 "name": gateway["inputs"]["metadata"]["name"]}
+    ssl = _one(plan, "gcp-usc1-chat", SSL_POLICY)
+    assert spec["default"] == {"sslPolicy": ssl["inputs"]["name"]}
+    assert ssl["urn"] in policy["propertyDependencies"]["spec"]
+    assert ssl["inputs"]["minTlsVersion"] in ("TLS_1_2", "TLS_1_3")
+    assert ssl["inputs"]["profile"] in ("MODERN", "RESTRICTED")
+
+
+def test_cell_hostname_is_an_a_record_to_the_address(plan: dict[str, Any], cell: dict[str, Any]) -> None:
+    address = _one(plan, "gcp-usc1-chat", ADDRESS)
+    [record] = [r for r in _under(plan, "gcp-usc1-chat", ROUTE53_RECORD)
+                if r["inputs"]["name"] == _endpoint_config(cell, "chat")["hostname"]]
+    assert record["inputs"]["type"] == "A"
+    assert record["propertyDependencies"]["records"] == [address["urn"]]
 
 
 def test_chat_pods_admit_only_google_front_ends_and_health_checkers(
@@ -298,17 +442,85 @@ def test_chat_pods_admit_only_google_front_ends_and_health_checkers(
     assert rule["ports"] == [{"protocol": "TCP", "port": _endpoint_config(cell, "chat")["model"]["port"]}]
 
 
-def test_gke_ingress_has_no_tls_section_without_a_secret(plan: dict[str, Any]) -> None:
-    spec = _one(plan, "gcp-usc1-chat", INGRESS)["inputs"]["spec"]
-    assert all(t.get("secretName") for t in spec.get("tls", []))
+RENAMED = "gcp-central.models.example.com"
 
 
-def test_manifests_include_the_managed_certificate(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def renamed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The prod GCP cell with its chat entry renamed and a tighter rate limit."""
+    root = tmp_path_factory.mktemp("gcp-serving-renamed")
+    config = _gcp_only("prod")
+    [chat] = [e for e in config["aiinfra:cells"][0]["endpoints"] if e["name"] == "chat"]
+    chat["hostname"], chat["rate_limit_per_minute"] = RENAMED, 120
+    ScratchProject(root).write_stack("prod", config)
+    return plan_json("prod", project=root, tmp=root)
+
+
+def test_renaming_the_entry_changes_no_force_new_field_of_the_address(
+        plan: dict[str, Any], renamed: dict[str, Any]) -> None:
+    before, after = _one(plan, "gcp-usc1-chat", ADDRESS), _one(renamed, "gcp-usc1-chat", ADDRESS)
+    assert RENAMED in json.dumps(_under(renamed, "gcp-usc1-chat", CERT_MAP_ENTRY))  # the rename took effect
+    # Every GlobalAddress field but labels is ForceNew (magic-modules GlobalAddress.yaml, immutable: true).
+    force_new = {k: v for k, v in before["inputs"].items() if k != "labels"}
+    assert force_new == {k: v for k, v in after["inputs"].items() if k != "labels"}
+    assert not any("models.example.com" in str(v) for v in force_new.values())
+    assert before["urn"] == after["urn"]
+    assert "description" in before["options"]["ignoreChanges"]  # rewording never replaces the address
+    # The names the Gateway and its policies refer to stay put too.
+    for token in (CERT_MAP, SECURITY_POLICY, SSL_POLICY):
+        assert _inputs(plan, "gcp-usc1-chat", token)["name"] == _inputs(renamed, "gcp-usc1-chat", token)["name"]
+    # What holds the renamed name is replaced under a new cloud name (created before the old one goes),
+    # and every Certificate Manager name fits its 64 characters.
+    for token in (CERT, DNS_AUTHORIZATION, CERT_MAP_ENTRY):
+        old = {r["name"]: r["inputs"]["name"] for r in _under(plan, "gcp-usc1-chat", token)}
+        new = {r["name"]: r["inputs"]["name"] for r in _under(renamed, "gcp-usc1-chat", token)}
+        assert all(len(n) <= 64 for n in [*old.values(), *new.values()]), token
+        first = min(old)  # the cell's own name comes first
+        assert old[first] != new[first], token
+
+
+def test_rate_limit_per_client_is_configurable(renamed: dict[str, Any]) -> None:
+    [throttle] = [r for r in _inputs(renamed, "gcp-usc1-chat", SECURITY_POLICY)["rules"] if r["action"] == "throttle"]
+    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 120, "intervalSec": 60}
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_rate_limit_is_refused_where_the_entry_does_not_enforce_it(cloud: Cloud) -> None:
+    assert RATE_LIMITED_ENTRY["gcp"] is True  # Cloud Armor
+    options = EndpointOptions.model_validate({
+        "name": "chat", "mode": "cluster", "hostname": "cell.models.example.com", "rate_limit_per_minute": 60,
+        "model": {"artifact_path": "models/chat/", "image": "repo/server:1.2.3"}, "accelerator": {"gpu": "t4"}})
+    refused = [p for p in endpoint_problems(cloud, "us-east-1", options, True, {"t4": "t4"})
+               if p.path == "rate_limit_per_minute"]
+    assert len(refused) == (0 if RATE_LIMITED_ENTRY[cloud] else 1)
+    assert all("does not enforce" in p.allowed for p in refused)
+
+
+def _cluster_args(**changes: Any) -> ModelEndpointArgs:
+    return cluster_args("gcp", "gcp-usc1.models.example.com", **changes)
+
+
+def test_a_gcp_cluster_entry_without_a_dns_zone_is_refused_naming_the_argument() -> None:
+    [problem] = entry_problems(_cluster_args())
+    assert problem.path == "ModelEndpointArgs.dns_zone" and problem.missing
+    assert "DNS authorization" in problem.allowed
+    zone = cast(Any, FakeZone())
+    assert entry_problems(_cluster_args(dns_zone=zone, global_hostnames=("chat.models.example.com",))) == []
+    [outside] = entry_problems(_cluster_args(dns_zone=zone, global_hostnames=("chat.example.org",)))
+    assert (outside.path, outside.received) == ("ModelEndpointArgs.global_hostnames", "chat.example.org")
+
+
+def test_manifests_include_the_gateway_and_its_policies(tmp_path: Path) -> None:
     ScratchProject(tmp_path).write_stack("prod", _gcp_only("prod"))
     out = tmp_path / "manifests"
     proc = run_preflight("manifests", "prod", "--cwd", tmp_path, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [path] = list(out.rglob("managedcertificate-chat-cert.yaml"))
-    doc = yaml.safe_load(path.read_text())
-    assert (doc["apiVersion"], doc["kind"]) == ("networking.gke.io/v1", "ManagedCertificate")
-    assert path.parent.name == doc["metadata"]["namespace"] == "serve-chat"
+    found = {}
+    for path in out.rglob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if doc["kind"] in ("Gateway", "HTTPRoute", "HealthCheckPolicy", "GCPBackendPolicy", "GCPGatewayPolicy"):
+            found[doc["kind"]] = (doc["apiVersion"], path.parent.name == doc["metadata"]["namespace"] == "serve-chat")
+    assert found == {"Gateway": ("gateway.networking.k8s.io/v1", True), "HTTPRoute": ("gateway.networking.k8s.io/v1", True),
+                     "HealthCheckPolicy": ("networking.gke.io/v1", True),
+                     "GCPBackendPolicy": ("networking.gke.io/v1", True),
+                     "GCPGatewayPolicy": ("networking.gke.io/v1", True)}

@@ -380,7 +380,8 @@ def test_traffic_manager_random_is_multivalue_on_ips_with_host_header(tm_plan: d
     profile = _profile(tm_plan, "tm-random")
     assert profile["trafficRoutingMethod"] == "MultiValue" and profile["maxReturn"] == 3
     for e, b in zip(profile["endpoints"], ALL):
-        assert e["target"] == b["ip"] and e["customHeaders"] == [{"name": "Host", "value": b["hostname"]}]
+        # Probes ask for the global name: a backend that does not serve it is unhealthy.
+        assert e["target"] == b["ip"] and e["customHeaders"] == [{"name": "Host", "value": HOST}]
 
 
 def test_traffic_manager_failover_is_priority_with_one_primary(tm_plan: dict[str, Any]) -> None:
@@ -678,10 +679,13 @@ def test_locations_cover_the_catalog_and_map_sensibly() -> None:
 
 def test_resolve_backends_applies_the_per_backend_options() -> None:
     options = _options(policy="weighted", backends={"azure-weu": {"weight": 7, "ip": "198.51.100.20"}})
-    resolved = resolve_backends(options, [("aws-use1", "aws", "us-east-1", "a.example.net"),
-                                          ("azure-weu", "azure", "westeurope", "b.example.net")])
+    resolved = resolve_backends(options, [("aws-use1", "aws", "us-east-1", "a.example.net", None),
+                                          ("azure-weu", "azure", "westeurope", "b.example.net", "203.0.113.9"),
+                                          ("gcp-ase1", "gcp", "asia-southeast1", "c.example.net", "203.0.113.7")])
+    # The entry's own address is used unless the options name one.
     assert [(b.name, b.weight, b.ip, b.hostname) for b in resolved] == [
-        ("aws-use1", 1, None, "a.example.net"), ("azure-weu", 7, "198.51.100.20", "b.example.net")]
+        ("aws-use1", 1, None, "a.example.net"), ("azure-weu", 7, "198.51.100.20", "b.example.net"),
+        ("gcp-ase1", 1, "203.0.113.7", "c.example.net")]
 
 
 def test_traffic_manager_geo_codes() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.policies.conftest import RUNS, Result
 
-AREAS = ("storage", "clusters", "node_pools", "workloads", "serving", "traffic", "backups", "tags", "protection")
+AREAS = ("storage", "clusters", "node_pools", "workloads", "serving", "traffic", "backups", "tags", "protection",
+         "entry")
 
 
 def pairs(rule: str, *names: str) -> set[tuple[str, str]]:
@@ -51,6 +52,10 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
                     | pairs("backup-min-retention", "aws-use1-plan", "azure-eus-policy", "gke-backup-us-central1")),
     "tags/bad": pairs("required-tags", "key", "role", "group", "bucket"),
     "protection/bad": pairs("protect-stateful-resources", "key", "audit-logs", "group", "keyring"),
+    "entry/bad": (pairs("dns-target-has-record", "legacy-check") | pairs("entry-certificate-covers-host", "aws-ingress")
+                  | pairs("dns-name-routed-by-entry", "gcp-gateway") | pairs("entry-route-has-endpoints", "aws-ingress")
+                  | pairs("public-entry-authenticates", "aws-chat")),
+    "entry/prod": pairs("public-entry-authenticates", "gcp-chat"),
     "broken_prod/prod": {
         ("kubernetes-cluster-private-endpoint", "aws-use1-cluster-eks"),
         ("protect-stateful-resources", "aws-use1-store-bucket"),

@@ -22,8 +22,14 @@ from tests.conftest import REPO, run_preflight
 
 STACKS = ("dev", "staging", "prod")
 CHECKS_BIN = REPO / ".venv-checks" / "bin"
-# Kinds the official schemas do not know (CRDs); kubernetes-validate is told to skip them.
-CUSTOM_KINDS = {"InferenceService", "ManagedCertificate"}
+# Kinds the official schemas do not know (CRDs); kubernetes-validate is told to skip them. The GKE
+# entry's Gateway API objects (Gateway, HTTPRoute: installed by GKE with the Gateway API enabled) and
+# GKE's policies (HealthCheckPolicy, GCPBackendPolicy, GCPGatewayPolicy) are CRDs too; their fields are
+# asserted in tests/components/test_serving_gcp.py against GoogleCloudPlatform/gke-gateway-api's types.
+# The AKS entry's NginxIngressController (the application routing add-on's CRD) and cert-manager's
+# ClusterIssuer and Certificate are CRDs as well; tests/components/test_serving_azure.py asserts them.
+CUSTOM_KINDS = {"InferenceService", "ManagedCertificate", "Gateway", "HTTPRoute", "HealthCheckPolicy",
+                "GCPBackendPolicy", "GCPGatewayPolicy", "NginxIngressController", "ClusterIssuer", "Certificate"}
 
 
 def _tool(name: str) -> str:

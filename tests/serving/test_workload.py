@@ -89,13 +89,17 @@ def test_companions_service_hpa_pdb_network_policy_ingress(plans: dict[str, Any]
         rule = netpol["inputs"]["spec"]
         assert rule["policyTypes"] == ["Ingress"] and len(rule["ingress"]) == 1, where
         assert rule["ingress"][0]["from"], where  # only the load balancer's path, never everyone
-        [ingress] = _in_namespace(plan, "kubernetes:networking.k8s.io/v1:Ingress", ns, cell)
-        host = ingress["inputs"]["spec"]["rules"][0]["host"]
-        assert host == f"{cell_of(plan, d)}.models.example.com", where
-        if str(cell_of(plan, d)).startswith("gcp"):  # GKE attaches its ManagedCertificate by annotation
-            assert "networking.gke.io/managed-certificates" in ingress["inputs"]["metadata"]["annotations"], where
+        if str(cell).startswith("gcp"):  # a GKE Gateway with a Certificate Manager map, and its HTTPRoute
+            [gateway] = _in_namespace(plan, "kubernetes:gateway.networking.k8s.io/v1:Gateway", ns, cell)
+            assert "networking.gke.io/certmap" in gateway["inputs"]["metadata"]["annotations"], where
+            [route] = _in_namespace(plan, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", ns, cell)
+            host = route["inputs"]["spec"]["hostnames"][0]
+            assert not _in_namespace(plan, "kubernetes:networking.k8s.io/v1:Ingress", ns, cell), where
         else:
-            assert ingress["inputs"]["spec"]["tls"][0]["hosts"] == [host], where
+            [ingress] = _in_namespace(plan, "kubernetes:networking.k8s.io/v1:Ingress", ns, cell)
+            host = ingress["inputs"]["spec"]["rules"][0]["host"]
+            assert host in ingress["inputs"]["spec"]["tls"][0]["hosts"], where
+        assert host.startswith(f"{cell}.") and host.endswith(".models.example.com"), where
         [namespace] = [n for n in of_type(plan, "kubernetes:core/v1:Namespace")
                        if n["inputs"]["metadata"]["name"] == ns and cell_of(plan, n) == cell]
         assert namespace["inputs"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -124,7 +128,7 @@ def test_kserve_engine_renders_an_inference_service(scratch: ScratchProject) -> 
                            "model": {"artifact_path": "models/x/", "image": "repo/server:1.2.3"},
                            "accelerator": {"gpu": "l4"}, "hostname": "chat.models.example.com",
                            "min_replicas": 1, "max_replicas": 3}]}
-    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell]}))
+    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell], "aiinfra:dns": {"zone": "models.example.com"}}))
     out = scratch.root / "plan.json"
     proc = scratch.plan("dev", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
