@@ -1,6 +1,6 @@
 """Does `preflight plan` stay linear? Milliseconds per resource at 10, 50 and 100 full cells.
 
-Plans synthetic environments (`synthetic_spec.py`: about 50 cloud resources per cell)
+Plans synthetic environments (`synthetic_spec.py`: about 60 cloud resources per cell)
 and reports, per size, the plan's time per cloud resource and the process's peak memory.
 Each measurement is a fresh process that first plans a three-cell stack (so the cloud SDKs'
 lazy imports are not counted), then the size measured. Sizes alternate within each
