@@ -3,7 +3,8 @@
 Each cell copies one of the shipped prod stack's cells in turn (AWS, GCP, Azure): its
 network, cluster, GPU pool and cluster-mode endpoint, in a region chosen round-robin
 from five per cloud, with its own name, CIDR and hostname (in the prod stack's DNS zone, which every cell
-writes its entry's records to). Backups, managed endpoints and global traffic are left
+writes its entry's records to), with prod's alert channel and image-cache credentials. Backups,
+managed endpoints and global traffic are left
 out: they add resources per environment, not per cell.
 
     python benchmarks/synthetic_spec.py 50 > Pulumi.c50.yaml
@@ -40,8 +41,8 @@ def synthetic_config(cells: int) -> dict[str, Any]:
         for endpoint in cell["endpoints"]:
             endpoint["hostname"] = f"{cell['name']}.models.example.com"
         made.append(cell)
-    return {"aiinfra:environment": "prod", "aiinfra:tags": prod["aiinfra:tags"], "aiinfra:dns": prod["aiinfra:dns"],
-            "aiinfra:cells": made}
+    shared = ("aiinfra:environment", "aiinfra:tags", "aiinfra:dns", "aiinfra:alerts", "aiinfra:images", "aiinfra:secrets")
+    return {**{key: prod[key] for key in shared}, "aiinfra:cells": made}
 
 
 def write_project(directory: Path, sizes: list[int]) -> Path:

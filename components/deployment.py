@@ -11,11 +11,13 @@ import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 import pulumi_random as random
 
+from .alerts import AlertChannel, AlertChannelArgs, AlertOptions
 from .catalog.regions import CLOUDS, Cloud
 from .cell import Cell
 from .common import Environment, InputError, Problem
 from .common.dispatch import unknown
 from .dns import DNS_PROVIDERS, DnsOptions, DnsProvider, DnsZone, DnsZoneArgs
+from .images import Credential
 from .spec import EnvironmentSpec
 from .spec.model import AzureCell, GcpCell
 from .traffic import GlobalEndpoint, GlobalEndpointArgs, TrafficOptions, resolve_backends
@@ -29,6 +31,8 @@ class _GlobalHome:
     """Where resources that span the cells live in one cloud: the provider, and the Azure group or GCP project."""
 
     provider: pulumi.ProviderResource
+    cloud: Cloud
+    region: str
     resource_group_name: pulumi.Input[str] | None = None
     project: str | None = None
 
@@ -57,7 +61,7 @@ class _Homes:
     def _make(self, cloud: Cloud, key: str, value: str) -> _GlobalHome:
         match cloud:
             case "aws":
-                return _GlobalHome(aws.Provider("global-aws", region="us-east-1"))
+                return _GlobalHome(aws.Provider("global-aws", region="us-east-1"), "aws", "us-east-1")
             case "azure":
                 region = _first(self.spec, AzureCell, key, value).region
                 azure = azure_native.Provider("global-azure", location=region)
@@ -66,11 +70,11 @@ class _Homes:
                     "global-rg", location=region, tags=self.environment.resource_tags(),
                     opts=pulumi.ResourceOptions(provider=azure, protect=self.environment.protected,
                                                 retain_on_delete=self.environment.protected))
-                return _GlobalHome(azure, resource_group_name=group.name)
+                return _GlobalHome(azure, "azure", region, resource_group_name=group.name)
             case "gcp":
                 cell = _first(self.spec, GcpCell, key, value)
-                return _GlobalHome(gcp.Provider("global-gcp", project=cell.project, region=cell.region),
-                                   project=cell.project)
+                return _GlobalHome(gcp.Provider("global-gcp", project=cell.project, region=cell.region), "gcp",
+                                   cell.region, project=cell.project)
             case _:
                 unknown(cloud, "global home cloud", CLOUDS)
 
@@ -105,8 +109,19 @@ def _zone(dns: DnsOptions, homes: _Homes, environment: Environment) -> DnsZone:
                                       project=home.project, resource_group_name=home.resource_group_name))
 
 
+def _global_alerts(alerts: AlertOptions | None, home: _GlobalHome, environment: Environment) -> AlertChannel | None:
+    """The channel global traffic's health-check alarms go to, in the traffic provider's cloud (on AWS
+    us-east-1, where Route 53 publishes health-check metrics)."""
+    if alerts is None:
+        return None
+    return AlertChannel("global-alerts", AlertChannelArgs(
+        cloud=home.cloud, region=home.region, environment=environment, options=alerts,
+        resource_group_name=home.resource_group_name, project=home.project),
+        opts=pulumi.ResourceOptions(providers=[home.provider]))
+
+
 def _global_endpoint(traffic: TrafficOptions, home: _GlobalHome, environment: Environment,
-                     cells: dict[str, Cell], zone: DnsZone | None) -> GlobalEndpoint:
+                     cells: dict[str, Cell], zone: DnsZone | None, alerts: AlertChannel | None) -> GlobalEndpoint:
     """The one hostname in front of every cell serving `traffic.endpoint`, on the chosen DNS provider.
 
     It only reads the cells' entry hostnames and addresses: no other cross-cell dependency exists.
@@ -120,7 +135,8 @@ def _global_endpoint(traffic: TrafficOptions, home: _GlobalHome, environment: En
     return GlobalEndpoint(
         "global",
         GlobalEndpointArgs(options=traffic, backends=backends, environment=environment,
-                           resource_group_name=home.resource_group_name, project=home.project, zone=zone),
+                           resource_group_name=home.resource_group_name, project=home.project, zone=zone,
+                           alerts=alerts),
         opts=pulumi.ResourceOptions(providers=[home.provider]))
 
 
@@ -153,8 +169,11 @@ def deploy(spec: EnvironmentSpec) -> dict[str, Cell]:
     if spec.traffic is not None:
         global_names[spec.traffic.endpoint] = (spec.traffic.hostname,)
     api_key = _api_key(spec)
+    credentials = {host: Credential(username=c.username, token=spec.secret(c.token_secret))
+                   for host, c in spec.images.credentials.items()}
     cells = {cell.name: Cell(cell, environment, backup=spec.cell_backup(cell), dns_zone=zone,
-                             global_hostnames=global_names, api_key=api_key) for cell in spec.cells}
+                             global_hostnames=global_names, api_key=api_key, alerts=spec.alerts,
+                             registry_credentials=credentials) for cell in spec.cells}
     if api_key is not None:
         pulumi.export("api_key", pulumi.Output.secret(api_key))
     pulumi.export("environment", spec.environment)
@@ -166,7 +185,9 @@ def deploy(spec: EnvironmentSpec) -> dict[str, Cell]:
     if zone is not None:
         pulumi.export("dns", {"zone": zone.zone_name, "provider": zone.dns_provider, "name_servers": zone.name_servers})
     if spec.traffic is not None and traffic_home is not None:
-        endpoint = _global_endpoint(spec.traffic, traffic_home(), environment, cells, zone)
+        home = traffic_home()
+        endpoint = _global_endpoint(spec.traffic, home, environment, cells, zone,
+                                    _global_alerts(spec.alerts, home, environment))
         pulumi.export("traffic", {"hostname": spec.traffic.hostname, "endpoint": spec.traffic.endpoint,
                                   "policy": spec.traffic.policy, "provider": spec.traffic.provider,
                                   "failover_seconds": endpoint.failover_seconds})

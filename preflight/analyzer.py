@@ -83,6 +83,17 @@ _SHIELDED_PREFIXES = ("PULUMI_CONFIG", "PULUMI_K8S_", "KUBECONFIG", "AWS_", "AZU
                       "GOOGLE_", "GCLOUD_", "CLOUDSDK_")
 
 
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def _duration_seconds(text: str) -> float:
+    """A Go duration as Pulumi's custom timeouts carry it ("1500s", "1h30m", "10m") in seconds, as the
+    Analyzer protocol's CustomTimeouts send them."""
+    import re
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", str(text))
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
 class AnalyzerError(Exception):
     """The pack could not be started, configured or spoken to (exit 2)."""
 
@@ -880,7 +891,9 @@ class _PlanView:
             deleteBeforeReplace=bool(dbr), deleteBeforeReplaceDefined=dbr is not None,
             additionalSecretOutputs=list(opts.get("additionalSecretOutputs") or []),
             aliases=[a for a in (opts.get("aliases") or []) if a.startswith("urn:")],
-            customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+            customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(
+                **{k: _duration_seconds(v) for k, v in (opts.get("customTimeouts") or {}).items()
+                   if k in ("create", "update", "delete")}),
             parent=r.get("parent") or "")
 
     def provider(self, r: Mapping[str, Any]) -> analyzer_pb2.AnalyzerProviderResource | None:

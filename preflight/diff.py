@@ -50,6 +50,11 @@ CREATE_ONLY: dict[str, tuple[str, ...]] = {
     "azure-native:containerservice:ManagedCluster": ("resourceName", "resourceGroupName", "location"),
     "azure-native:storage:StorageAccount": ("accountName", "resourceGroupName", "location"),
     "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    # SageMaker endpoint configurations cannot be updated (the API has no UpdateEndpointConfig); an
+    # Application Auto Scaling target is identified by its resource, dimension and namespace
+    # (terraform-provider-aws: ForceNew on each).
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("productionVariants", "kmsKeyArn"),
+    "aws:appautoscaling/target:Target": ("resourceId", "scalableDimension", "serviceNamespace"),
     "azure-native:*": ("resourceGroupName",),
     "kubernetes:*": ("metadata.name", "metadata.namespace"),
 }
@@ -208,6 +213,10 @@ def _propagate_replacements(old: dict[str, Any], new: dict[str, Any], result: Pl
     them changes at apply time even though it reads `<unknown>` in both plans."""
     changed = {c.urn: c for c in result.changed}
     replaced = {c.urn for c in result.changed if c.op == "replace"}
+    # A resource replaced delete-before-replace is gone before its dependents are diffed: the engine
+    # replaces every dependent whose create-only input it feeds, known value or not
+    # (pulumi/pulumi pkg/resource/deploy/step_generator.go calculateDependentReplacements).
+    delete_first = {urn for urn in replaced if ((new.get(urn) or {}).get("options") or {}).get("deleteBeforeReplace")}
     frontier = set(replaced)
     while frontier:
         found: set[str] = set()
@@ -217,7 +226,8 @@ def _propagate_replacements(old: dict[str, Any], new: dict[str, Any], result: Pl
             for prop, deps in sorted((r.get("propertyDependencies") or {}).items()):
                 sources = [d for d in deps if d in frontier]
                 value = (r.get("inputs") or {}).get(prop, _MISSING)
-                if not sources or not _contains_unknown(value):
+                creates = bool(r.get("custom")) and any(_under(prop, p) for p, _ in create_only_paths(r["type"]))
+                if not sources or not (_contains_unknown(value) or (creates and set(sources) & delete_first)):
                     continue
                 change = changed.get(urn)
                 if change is None:
@@ -227,10 +237,12 @@ def _propagate_replacements(old: dict[str, Any], new: dict[str, Any], result: Pl
                 if any(p.path == prop for p in change.changes):
                     continue
                 names = ", ".join(s.rsplit("::", 1)[-1] for s in sources)
-                replaces = bool(r.get("custom")) and any(_under(prop, p) for p, _ in create_only_paths(r["type"]))
+                replaces = creates
+                why = (f"fed by {names}, replaced delete-before-replace: replaced with it"
+                       if not _contains_unknown(value) else f"computed from replaced {names}: the new value is known "
+                       "only at apply")
                 change.changes.append(PropertyChange(
-                    prop, (old[urn].get("inputs") or {}).get(prop, _MISSING), value, replaces=replaces,
-                    reason=f"computed from replaced {names}: the new value is known only at apply"))
+                    prop, (old[urn].get("inputs") or {}).get(prop, _MISSING), value, replaces=replaces, reason=why))
                 if replaces and change.op != "replace":
                     change.op = "replace"
                     found.add(urn)

@@ -76,8 +76,9 @@ def manifests(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 _CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass",
                    "CustomResourceDefinition", "PersistentVolume", "IngressClass",
-                   # cert-manager's issuer for the whole cluster; the AKS routing add-on's controller object
-                   "ClusterIssuer", "NginxIngressController"}
+                   # cert-manager's issuer for the whole cluster; the AKS routing add-on's controller object; KEDA's
+                   # authentication for the whole cluster
+                   "ClusterIssuer", "NginxIngressController", "ClusterTriggerAuthentication"}
 
 
 def write_manifests(plan: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -76,6 +76,7 @@ def _resource_json(reg: Registration) -> dict[str, Any]:
             "aliases": reg.aliases,
             "importId": reg.import_id or None,
             "additionalSecretOutputs": reg.additional_secret_outputs,
+            "customTimeouts": reg.custom_timeouts,
         },
         "inputs": struct_to_json(reg.inputs) if reg.inputs is not None else {},
     }

@@ -9,6 +9,9 @@ output), so it knows nothing the plan does not say:
   `targets.min_gpu_replicas`;
 - failover: the GlobalEndpoint's worst-case failover time against `targets.rto_seconds`
   (only when a lost cell was serving);
+- restore: how long until the surviving cells can add replicas for the lost capacity: the slowest
+  surviving endpoint's cold-start budget (its `cold_start_seconds` output: a new GPU node, the image,
+  the model, the server's start), against `targets.restore_seconds`;
 - data: every lost cell's BackupPlan must keep a copy outside the lost region whose RPO
   (`copy_rpo_minutes`, which can be coarser than the primary's) is within `targets.rpo_minutes`. A cloud-wide outage is survived by serving
   from the other clouds; the lost cells' data waits for that cloud's recovery, so the
@@ -166,6 +169,27 @@ def analyse(plan: dict[str, Any], lose: str, machines: Machines | None = None) -
             result.checks.append(Check("failover time", f"<= {rto}s", "unknown: no global endpoint", False))
         else:
             result.checks.append(Check("failover time", f"<= {rto}s", f"{failover}s", failover <= rto))
+
+    # Restore: the surviving cells scale out on new nodes; the slowest cold start bounds it.
+    if targets.get("restore_seconds") is not None:
+        limit = int(targets["restore_seconds"])
+        budgets = []
+        for r in plan["resources"]:
+            if r["type"] != ENDPOINT or _cell_of(plan, r) not in surviving:
+                continue
+            if endpoint_name is not None and r["name"] != f"{_cell_of(plan, r)}-{endpoint_name}":
+                continue
+            seconds = (r.get("outputs") or {}).get("cold_start_seconds")
+            if isinstance(seconds, (int, float)):
+                budgets.append((int(seconds), r["name"]))
+        if not budgets:
+            result.checks.append(Check("capacity restore", f"<= {limit}s", "no surviving endpoint with a "
+                                       "cold-start budget", not lost))
+        else:
+            worst, name = max(budgets)
+            result.checks.append(Check("capacity restore", f"<= {limit}s", f"{worst}s ({name}'s cold start)",
+                                       worst <= limit, "a new replica on a new GPU node: node, image, model, "
+                                       "server start (serving/coldstart.py)"))
 
     # Data: each lost cell's backup promise.
     if targets.get("rpo_minutes") is not None:

@@ -195,6 +195,13 @@ def scratch(tmp_path: Path) -> Iterator[ScratchProject]:
     yield ScratchProject(tmp_path)
 
 
+def registry_config() -> dict[str, Any]:
+    """The shipped dev stack's Docker Hub credentials for the image caches (`aiinfra:images` and the
+    `aiinfra:secrets` entry its token names): what a cluster-mode endpoint on Docker Hub's vLLM needs."""
+    shipped = yaml.safe_load((REPO / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    return {key: shipped[key] for key in ("aiinfra:images", "aiinfra:secrets")}
+
+
 def base_config(**overrides: Any) -> dict[str, Any]:
     """A valid one-cell dev config to break in one place."""
     config: dict[str, Any] = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ScratchProject, base_config, by_urn, cell_of, every, of_type
+from tests.conftest import ScratchProject, base_config, by_urn, cell_of, every, of_type, registry_config
 
 ENDPOINT = "aiinfra:serving:ModelEndpoint"
 RECORD_TYPES = {"aws:route53/record:Record": ("name", "type"),
@@ -103,7 +103,8 @@ def test_the_model_server_enforces_the_environments_api_key(plans: dict[str, Any
 # --- the spec ------------------------------------------------------------------------------------
 
 ENTRY = {"name": "chat", "mode": "cluster", "hostname": "aws-use1.models.example.com",
-         "model": {"artifact_path": "models/m/", "image": "docker.io/vllm/vllm-openai:v0.11.0", "port": 8000},
+         "model": {"artifact_path": "models/m/", "image": "docker.io/vllm/vllm-openai:v0.11.0", "port": 8000,
+                   "size_gb": 4},
          "accelerator": {"gpu": "t4"}}
 CLUSTER_CELL = {"name": "aws-use1", "cloud": "aws", "region": "us-east-1", "cluster": {"version": "1.33"},
                 "gpu_pools": [{"name": "t4", "gpu": "t4", "max_nodes": 2}], "endpoints": [ENTRY]}
@@ -152,7 +153,8 @@ def test_prod_entries_authenticate(scratch: ScratchProject) -> None:
 
 def test_dev_may_declare_an_open_entry(scratch: ScratchProject) -> None:
     cell = {**CLUSTER_CELL, "endpoints": [{**ENTRY, "auth": "none"}]}
-    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell], "aiinfra:dns": {"zone": "models.example.com"}}))
+    scratch.write_stack("dev", base_config(**{"aiinfra:cells": [cell], "aiinfra:dns": {"zone": "models.example.com"},
+                                              **registry_config()}))
     proc = scratch.plan("dev", "--json", str(scratch.root / "plan.json"))
     assert proc.returncode == 0, proc.stderr
     import json
@@ -160,7 +162,7 @@ def test_dev_may_declare_an_open_entry(scratch: ScratchProject) -> None:
     assert not of_type(plan, "random:index/randomPassword:RandomPassword")
     [deployment] = every(plan, "kubernetes:apps/v1:Deployment")
     template = deployment["inputs"]["spec"]["template"]
-    assert template["metadata"]["annotations"] == {"aiinfra.io/auth": "none"}
+    assert template["metadata"]["annotations"]["aiinfra.io/auth"] == "none"
     assert not any(e["name"] == "VLLM_API_KEY" for e in template["spec"]["containers"][0]["env"])
 
 

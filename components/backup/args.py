@@ -57,6 +57,7 @@ from .schedule import (
 )
 
 if TYPE_CHECKING:
+    from ..alerts import AlertChannel
     from ..compute import KubernetesCluster
     from ..storage import ObjectStore
 
@@ -229,6 +230,9 @@ class BackupPlanArgs:
     """Azure only (required): the resource group of the vault."""
     project: str | None = None
     """GCP only: the project of the Backup for GKE plans. Default: the cluster's project."""
+    alerts: "AlertChannel | None" = None
+    """Where a failed backup or copy job is reported, a channel of the plan's cloud and region.
+    Default: none."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Children (role names): `key`, `vault` (and `vault-lock` in prod with
 `immutable_days`); with a copy region the same three as `copy-key`,
 `copy-vault`, `copy-vault-lock` in that region (pulumi-aws 7 per-resource
 `region`); `role` and one `role-<policy>` attachment per managed policy;
-`plan`; `selection`.
+`plan`; `selection`; with an alert channel `alert-failed-job` (an EventBridge
+rule) and `alert-failed-job-<n>` (its SNS target).
 
 Choices, and why:
 * The rule's schedule comes from the RPO (`schedule.aws_schedule`); under an hour
@@ -150,4 +151,36 @@ def build(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> BackupOut
         region=args.region,
         # The role must hold its policies before AWS Backup assumes it for the first job.
         opts=env.child(parent, depends_on=attachments))
+    _failed_job_alert(parent, name, args)
     return BackupOutputs(vault_names=vault_names, plan_names=[plan.name], immutable=lock, stateful=stateful)
+
+
+FAILED_JOB_STATES = ["FAILED", "ABORTED", "EXPIRED"]
+"""Job states that mean a recovery point was not made (AWS Backup API `BackupJobState`/`CopyJobState`)."""
+
+
+def failed_job_pattern() -> str:
+    """Backup and copy jobs of this region that did not finish (AWS Backup developer guide, "Monitoring AWS
+    Backup events using Amazon EventBridge": source `aws.backup`, detail types `Backup Job State Change`
+    and `Copy Job State Change`, `detail.state`)."""
+    return json.dumps({"source": ["aws.backup"],
+                       "detail-type": ["Backup Job State Change", "Copy Job State Change"],
+                       "detail": {"state": FAILED_JOB_STATES}})
+
+
+def _failed_job_alert(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> None:
+    """An EventBridge rule sending every failed, aborted or expired backup or copy job of the region to
+    the channel's SNS topic (the topic's key and policy let `events.amazonaws.com` publish). Copy jobs
+    report in the source region, so the plan's region covers its copies too. AWS Backup emits these
+    events best-effort, at most every 5 minutes."""
+    if args.alerts is None:
+        return
+    env = args.environment
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-alert-failed-job",
+        description=f"AWS Backup jobs of cell {args.cell_name} that failed, aborted or expired",
+        event_pattern=failed_job_pattern(), region=args.region, opts=env.child(parent))
+    for index, target in enumerate(args.alerts.targets):
+        aws.cloudwatch.EventTarget(
+            f"{name}-alert-failed-job-{index}", rule=rule.name, arn=target, region=args.region,
+            opts=env.child(parent))

@@ -6,7 +6,8 @@ Backup Contributor for the vault on the store's account), `blob-policy`,
 writes to), `aks-snapshots` (resource group for disk snapshots),
 `aks-extension`, `aks-extension-role`, `aks-vault-reader`,
 `aks-vault-snapshot-reader`, `aks-cluster-snapshot-contributor`,
-`aks-trusted-access`, `aks-policy`, `aks`.
+`aks-trusted-access`, `aks-policy`, `aks`; with an alert channel `job-failure-alerts` (an alert
+processing rule sending the vault's built-in job-failure alerts to the channel's action group).
 
 Choices, and why:
 * The vault: system-assigned identity; soft delete on (14 days, Azure's
@@ -170,6 +171,10 @@ def build(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> BackupOut
             "feature_settings": {"cross_region_restore_settings": {
                 "state": dp.CrossRegionRestoreState.ENABLED if opts.copy_to_region
                 else dp.CrossRegionRestoreState.DISABLED}},
+            # Azure Monitor's built-in backup alerts fire for every failed job (not only the first of a
+            # kind); `job-failure-alerts` routes them to the channel.
+            "monitoring_settings": {"azure_monitor_alert_settings": {
+                "alerts_for_all_job_failures": dp.AlertsState.ENABLED}},
         },
         opts=env.child(parent, stateful=True))
     vault_principal = vault.identity.apply(lambda i: (i.principal_id or "") if i is not None else "")
@@ -223,7 +228,36 @@ def build(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> BackupOut
     if args.cluster is not None:
         plan_names.append(_aks(parent, name, args, group, client, vault, vault_principal, stateful))
 
+    if args.alerts is not None:
+        job_failure_alerts(parent, name, args, group, vault)
     return BackupOutputs(vault_names=[vault.name], plan_names=plan_names, immutable=immutable, stateful=stateful)
+
+
+def job_failure_alerts(parent: pulumi.Resource, name: str, args: BackupPlanArgs, group: pulumi.Input[str],
+                       vault: dp.BackupVault) -> azure_native.alertsmanagement.AlertProcessingRuleByName:
+    """An alert processing rule that adds the channel's action group to every alert fired on the vault.
+
+    Failed backup and restore jobs raise Azure Monitor's built-in backup alerts on the vault (no alert
+    rule to write; `monitoringSettings.azureMonitorAlertSettings.alertsForAllJobFailures` on the vault
+    raises one per failed job), and built-in alerts reach people only through an alert processing rule
+    (Azure Backup docs, "Azure Monitor based alerts for Azure Backup", "Configure notifications for
+    alerts": an alert processing rule scoped to the vault with the action group)."""
+    assert args.alerts is not None
+    from ..alerts.azure import channel_targets
+    return azure_native.alertsmanagement.AlertProcessingRuleByName(
+        f"{name}-job-failure-alerts",
+        resource_group_name=group,
+        location="Global",
+        properties=azure_native.alertsmanagement.AlertProcessingRulePropertiesArgs(
+            scopes=[vault.id],
+            description=f"Backup alerts of {args.cell_name} (failed backup and restore jobs) to the alert channel",
+            enabled=True,
+            # Typed classes: `actions` items are a union (add | remove all action groups), and a dict
+            # would reach the provider with untranslated snake_case keys.
+            actions=[azure_native.alertsmanagement.AddActionGroupsArgs(
+                action_type="AddActionGroups",
+                action_group_ids=channel_targets(args.alerts, "BackupPlanArgs.alerts"))]),
+        opts=args.environment.child(parent))
 
 
 def _aks(parent: pulumi.Resource, name: str, args: BackupPlanArgs, group: pulumi.Input[str], client: Any,

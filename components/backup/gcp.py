@@ -20,6 +20,8 @@ Choices, and why:
   `immutable_days`: `backup_delete_lock_days` = `immutable_days` and the
   retention policy `locked` (irreversible: the plan's retention can never be
   changed again).
+* With an alert channel (`alerts`): `<role>-alert-failed` per plan, a Cloud Monitoring alert policy on
+  `gkebackup.googleapis.com/backup_completion_times` with state FAILED for that plan.
 * Prerequisites outside this component: the Backup for GKE API
   (`gkebackup.googleapis.com`) enabled in the project and the Backup for GKE
   agent add-on enabled on the cluster (`addons_config.gke_backup_agent_config`).
@@ -67,5 +69,47 @@ def build(parent: pulumi.Resource, name: str, args: BackupPlanArgs) -> BackupOut
             backup_schedule={"rpo_config": {"target_rpo_minutes": target}},
             retention_policy=retention,
             opts=env.child(parent, stateful=True)))
+    if args.alerts is not None:
+        for location, role in locations:
+            _failed_backup_alert(parent, f"{name}-{role}", args, args.project or handle.project,
+                                 global_name(f"{name}-{role}", max_length=63), location)
     return BackupOutputs(vault_names=[], plan_names=[p.name for p in plans], immutable=locked,
                          stateful=list(plans))
+
+
+BACKUP_COMPLETIONS = "gkebackup.googleapis.com/backup_completion_times"
+"""Backup for GKE's distribution of backup completion times, one point per finished backup, label `state`
+SUCCEEDED or FAILED, on resource `gkebackup.googleapis.com/BackupPlan` (labels `resource_container`,
+`location`, `backup_plan_id`). Source: GKE docs, "Backup for GKE monitoring metrics"; Cloud Monitoring
+"Monitored resource types"."""
+
+
+def failed_backup_filter(plan_id: str, location: str) -> str:
+    """Cloud Monitoring filter of one plan's failed backups."""
+    return (f'metric.type="{BACKUP_COMPLETIONS}" AND metric.labels.state="FAILED" AND '
+            f'resource.type="gkebackup.googleapis.com/BackupPlan" AND '
+            f'resource.labels.backup_plan_id="{plan_id}" AND resource.labels.location="{location}"')
+
+
+def _failed_backup_alert(parent: pulumi.Resource, name: str, args: BackupPlanArgs, project: str,
+                         plan_id: str, location: str) -> None:
+    """An alert policy: any backup of `plan` finished FAILED (a count of failed completions above 0)."""
+    from ..alerts.gcp import alert_policy
+    assert args.alerts is not None
+    title = f"Backup for GKE plan of cell {args.cell_name} in {location}: a backup failed"
+    alert_policy(
+        parent, f"{name}-alert-failed", args.alerts, project, title,
+        {"display_name": title,
+         "condition_threshold": {
+             "filter": failed_backup_filter(plan_id, location),
+             # A DELTA distribution: ALIGN_DELTA keeps each period's completions, REDUCE_COUNT counts the
+             # series with a failed completion in it (valid for distributions; the output is INT64).
+             "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_DELTA",
+                               "cross_series_reducer": "REDUCE_COUNT"}],
+             "comparison": "COMPARISON_GT",
+             "threshold_value": 0,
+             "duration": "0s",
+             "trigger": {"count": 1},
+         }},
+        environment=args.environment,
+        documentation=f"{title}. See the plan's backups in Backup for GKE; the RPO is at risk until one succeeds.")

@@ -57,3 +57,27 @@ CERT_MANAGER = Chart(
 """cert-manager, which the Azure entry installs for its certificates (ACME DNS-01 through the
 environment's zone). Route 53 `auth.kubernetes.serviceAccountRef` needs 1.15 or later; Azure workload
 identity 1.11 or later."""
+
+KEDA = Chart(
+    name="keda",
+    repo="https://kedacore.github.io/charts",
+    version="2.20.2",
+    app_version="2.20.2",
+    source="kedacore/charts keda/Chart.yaml at tag v2.20.2 (2026-07-31; version and appVersion 2.20.2, "
+           "kubeVersion >=1.23)",
+    checked="2026-12-08",
+)
+"""KEDA, which scales each cluster-mode endpoint on its server's metric from the cluster's managed
+Prometheus (EKS and GKE; AKS runs KEDA as its managed add-on instead)."""
+
+DCGM_EXPORTER = Chart(
+    name="dcgm-exporter",
+    repo="https://nvidia.github.io/dcgm-exporter/helm-charts",
+    version="4.8.2",
+    app_version="4.8.2",
+    source="NVIDIA/dcgm-exporter deployment/Chart.yaml at tag 4.5.3-4.8.2 (2026-05-06; chart 4.8.2, image "
+           "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless in deployment/values.yaml)",
+    checked="2026-12-08",
+)
+"""NVIDIA's DCGM exporter: GPU utilisation, memory and health per GPU, on EKS and AKS GPU nodes (GKE
+runs its managed DCGM metrics instead)."""

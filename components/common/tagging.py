@@ -28,8 +28,10 @@ _PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": 
 """Cloud packages whose resources carry tags, by the first part of their type token."""
 
 _TAG_PROPERTIES = {"aws": (("tags", "tags"),), "azure-native": (("tags", "tags"),),
-                   "gcp": (("labels", "labels"), ("resource_labels", "resourceLabels"))}
-"""Per package, (SDK argument, wire name) of the properties that carry tags, first match wins."""
+                   "gcp": (("user_labels", "userLabels"), ("labels", "labels"), ("resource_labels", "resourceLabels"))}
+"""Per package, (SDK argument, wire name) of the properties that carry tags, first match wins. GCP
+Monitoring notification channels and alert policies carry tags in `user_labels`: a channel's `labels`
+are its type's settings (an email address, a webhook URL), which the API checks against the type."""
 
 
 def _args_class(type_token: str) -> Any:

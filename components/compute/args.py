@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..catalog.regions import Cloud
+from ..catalog.regions import Cloud, PerCloud
 from ..common import Environment
 from ..network import NetworkOutputs
 
 if TYPE_CHECKING:
+    from ..alerts import AlertChannel
+    from ..metrics import ClusterMetrics
     from .aws import EksHandle
     from .azure import AksHandle
     from .cluster import KubernetesCluster
@@ -180,3 +182,16 @@ class GpuNodePoolArgs:
     """GPU, count, scaling, spot, labels and taints; see GpuPoolOptions."""
     environment: Environment
     """Name, tags and protection of the environment."""
+    alerts: "AlertChannel | None" = None
+    """Where the pool's alarm goes (at its maximum node count for 15 minutes: demand it cannot meet), a
+    channel of the cluster's cloud and region. Default: none."""
+    metrics: "ClusterMetrics | None" = None
+    """The cluster's metrics pipeline: on EKS and AKS the at-maximum alarm is a rule of its managed
+    Prometheus (see POOL_ALERT_NEEDS_METRICS), so it is required there with `alerts`."""
+
+
+POOL_ALERT_NEEDS_METRICS: PerCloud[bool] = {"aws": True, "azure": True, "gcp": False}
+"""Whether a GPU pool's at-maximum alert is a rule of the cluster's managed Prometheus. EKS: the
+managed node group's autoscaling group publishes no group metrics unless collection is enabled on it,
+which no provider resource does for a group EKS owns; AKS: no platform metric counts a pool's nodes.
+GKE: a Cloud Monitoring policy on the pool's instance groups."""

@@ -6,7 +6,9 @@ Cluster children (role names): `cluster-role`, `cluster-policy`, `node-role`,
 `system-launch-template`, `system-nodes`, `pod-identity`, `oidc`.
 
 GPU pool children: `launch-template`, `nodes`, and `ca-*` autoscaling group
-tags (cluster-autoscaler discovery and scale-from-zero node templates).
+tags (cluster-autoscaler discovery and scale-from-zero node templates); with an
+alert channel, `alert-at-max` (an alert rule in the cluster's Amazon Managed
+Service for Prometheus workspace: the pool at its maximum for 15 minutes).
 
 Installed on demand (once per cluster, by the first cluster-mode endpoint that
 needs an `alb` Ingress): the AWS Load Balancer Controller, as cluster children
@@ -344,7 +346,33 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
             f"{name}-ca-{unique}", autoscaling_group_name=asg,
             tag={"key": key, "value": value, "propagate_at_launch": False},
             region=region, opts=env.child(parent))
+    _pool_at_max_alert(parent, name, args, handle)
     return nodes.node_group_name
+
+
+POOL_AT_MAX_SECONDS = 900
+"""How long a GPU pool may sit at its maximum node count before someone is told: 15 minutes."""
+
+
+def _pool_at_max_alert(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, handle: EksHandle) -> None:
+    """An alert rule in the cluster's managed Prometheus: the pool has had `max_nodes` nodes for 15 minutes.
+
+    Not a CloudWatch alarm: EKS creates the pool's autoscaling group, and its group metrics
+    (GroupInServiceInstances) exist only once metrics collection is enabled on the group, which no
+    resource of the provider does for a group it does not own. The cluster's scraper counts the
+    pool's nodes instead (metrics/aws.py, job `aiinfra-nodes`: `kubelet_node_name` by `pool`)."""
+    if args.alerts is None:
+        return
+    from ..metrics.aws import pool_at_max_query
+    from ..metrics.args import AlertRuleRequest
+    assert args.metrics is not None  # the front door requires it with alerts (POOL_ALERT_NEEDS_METRICS)
+    options = args.options
+    expression = handle.cluster_name.apply(lambda c: pool_at_max_query(c, options.name, options.max_nodes))
+    args.metrics.alert(AlertRuleRequest(
+        parent=parent, name=f"{name}-alert-at-max",
+        title=f"GPU pool {options.name} of {handle.region}: at its maximum of {options.max_nodes} nodes "
+              f"for {POOL_AT_MAX_SECONDS // 60} minutes (demand it cannot meet)",
+        expression=expression, for_seconds=POOL_AT_MAX_SECONDS, channel=args.alerts))
 
 
 # --- AWS Load Balancer Controller ------------------------------------------------------------

@@ -5,7 +5,8 @@ Cluster children (role names): `identity` (control-plane identity), `network-rol
 `kms-role` (Key Vault Crypto User on the vault), `logs` (Log Analytics workspace),
 `aks` (the ManagedCluster), `audit-logs` (diagnostic setting), `deployer-admin`
 (AKS RBAC Cluster Admin for the identity running Pulumi).
-GPU pool children: `pool` (an AgentPool).
+GPU pool children: `pool` (an AgentPool) and, with an alert channel, `alert-at-max` (a Prometheus rule
+group on the cluster's Azure Monitor workspace: the pool at its maximum node count for 15 minutes).
 
 Cluster-level pieces of public entries, created the first time an entry asks (children of the
 cluster, see `ingress_addresses` and `install_cert_manager`): `ingress-ips` (a resource group for
@@ -40,7 +41,6 @@ import yaml
 from ..catalog.charts import CERT_MANAGER
 from ..catalog.gpus import MachineType, system_machine
 from ..common import InputError, Problem
-from ..common.naming import compact_name
 from ..common.azure_keyvault import key_vault
 from .args import POOL_LABEL, ClusterOutputs, GpuNodePoolArgs, KubernetesClusterArgs
 
@@ -91,6 +91,9 @@ class AksHandle:
     identity_principal_id: pulumi.Output[str]
     """The cluster (control-plane) identity: the one the Azure cloud provider acts as for load balancers."""
     subscription_id: pulumi.Output[str]
+    name: str = ""
+    """The cluster's name as the stack sets it (`_cluster_name`): known in the plan, unlike `cluster_name`,
+    for what only names the cluster (the `cluster` label of its metrics)."""
 
 
 def _role(subscription_id: pulumi.Output[str], role_id: str) -> pulumi.Output[str]:
@@ -229,6 +232,15 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
         }],
         api_server_access_profile=api_server,
         oidc_issuer_profile={"enabled": True},
+        # Azure Monitor managed Prometheus (the ama-metrics add-on): scrapes the cluster and the model
+        # servers into the cell's Azure Monitor workspace, through the data collection rule that
+        # components/metrics/azure.py associates with this cluster (Azure Monitor docs, "Enable
+        # Prometheus with ARM template": `azureMonitorProfile.metrics.enabled`).
+        azure_monitor_profile={"metrics": {"enabled": True}},
+        # The managed KEDA add-on (AKS docs, "Install the KEDA add-on with an ARM template":
+        # `workloadAutoScalerProfile.keda.enabled`): scales each cluster-mode endpoint on its server's
+        # metric read back from that workspace (components/metrics/azure.py).
+        workload_auto_scaler_profile={"keda": {"enabled": True}},
         # The application routing add-on (managed NGINX). Each public entry gets an NGINX of its own
         # (an NginxIngressController with its static IP, serving/azure.py); the add-on's default
         # controller, a public load balancer with a dynamic IP that nothing uses, is not created
@@ -297,7 +309,7 @@ def build_cluster(parent: pulumi.Resource, name: str, args: KubernetesClusterArg
     fqdn = cluster.private_fqdn if private else cluster.fqdn
     endpoint = fqdn.apply(lambda host: f"https://{host}" if host else "")
     oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url or "") if p else "")
-    handle = AksHandle(cluster=cluster, resource_group_name=group, cluster_name=cluster.name,
+    handle = AksHandle(cluster=cluster, resource_group_name=group, cluster_name=cluster.name, name=_cluster_name(name),
                        subnet_id=subnet_id, zones=args.network.zones, version=opts.version,
                        identity_principal_id=identity.principal_id, subscription_id=client.subscription_id)
     return ClusterOutputs(name=cluster.name, endpoint=endpoint, oidc_issuer=oidc_issuer,
@@ -397,7 +409,38 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
         enable_node_public_ip=False,
         **spot,
         opts=env.child(parent, ignore_changes=["count"]))
+    if args.alerts is not None:
+        _at_max_alert(parent, name, args, handle, o.name, o.max_nodes)
     return pool.name
+
+
+AT_MAX_SECONDS = 900
+"""A GPU pool at its maximum node count this long raises an alert: more demand would wait for capacity."""
+
+
+def at_max_query(cluster_name: str, pool: str, max_nodes: int) -> str:
+    """PromQL that holds while the pool has `max_nodes` nodes or more: kube-state-metrics' `kube_node_info`
+    (kept by the ama-metrics add-on's minimal ingestion profile: Azure/prometheus-collector
+    otelcollector/configmapparser/tomlparser-default-targets-metrics-keep-list.rb, kubestate regex) per node
+    of the cluster (`cluster` label, set by the add-on), its nodes named `aks-<pool>-<id>-vmss<instance>`
+    by AKS (pool names are lowercase alphanumerics, so `aks-<pool>-` names this pool only)."""
+    return f'count(kube_node_info{{cluster="{cluster_name}", node=~"aks-{pool}-.*"}}) >= {max_nodes}'
+
+
+def _at_max_alert(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, handle: AksHandle, pool: str,
+                  max_nodes: int) -> None:
+    """A Prometheus alert rule (`alert-at-max`) on the cluster's Azure Monitor workspace: the pool at its
+    maximum node count for AT_MAX_SECONDS, to the channel's action group. The cluster's managed
+    Prometheus (components/metrics/azure.py) has every node by name, so the rule needs no per-pool
+    platform metric and lives beside the endpoints' rules."""
+    assert args.alerts is not None
+    from ..metrics import AlertRuleRequest
+    assert args.metrics is not None  # the front door requires it with alerts (POOL_ALERT_NEEDS_METRICS)
+    args.metrics.alert(AlertRuleRequest(
+        parent=parent, name=f"{name}-alert-at-max",
+        title=f"GPU pool {pool} of {args.cluster.logical_name}: at its maximum of {max_nodes} nodes for 15 minutes",
+        expression=at_max_query(handle.name, pool, max_nodes),
+        for_seconds=AT_MAX_SECONDS, channel=args.alerts))
 
 
 # --- Public entries: the address group and cert-manager ----------------------------------------------

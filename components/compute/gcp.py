@@ -4,7 +4,9 @@ Cluster children (role names): `nodes` (node service account) and one
 `nodes-<role>` project IAM member per role it holds, `keyring` and
 `secrets-key` (unless `secrets_key_id` is given), `secrets-key-gke` (the GKE
 service agent's use of the key), `gke` (the cluster), `system` (the system
-node pool). A GPU pool is one node pool, `pool`, under its GpuNodePool.
+node pool). A GPU pool is one node pool, `pool`, under its GpuNodePool, and with an alert channel
+`alert-at-max`: a Cloud Monitoring alert policy when the pool's instance groups hold `max_nodes`
+VMs for 15 minutes (`compute.googleapis.com/instance_group/size` summed over its zones).
 
 Choices, and why:
 * Nodes run as their own service account holding only what nodes need (logs,
@@ -316,4 +318,55 @@ def build_gpu_pool(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, ma
             "shielded_instance_config": _shielded(),
         },
         opts=env.child(parent, depends_on=list(handle.node_roles), ignore_changes=["initialNodeCount"]))
+    if args.alerts is not None:
+        _pool_at_max_alert(parent, name, args, handle, pool)
     return pool.name
+
+
+POOL_AT_MAX_SECONDS = 900
+"""How long a GPU pool must sit at its maximum node count before it alerts: demand it cannot meet."""
+INSTANCE_GROUP_SIZE = "compute.googleapis.com/instance_group/size"
+"""VMs in a Compute Engine instance group (resource type `instance_group`, label `instance_group_name`):
+GKE runs each zone of a node pool as a managed instance group, listed by the pool's
+`managed_instance_group_urls`. Chosen over Kubernetes metrics because GKE's managed kube-state-metrics
+package has no node metrics (`monitoring_config.enable_components` offers POD, DEPLOYMENT, STATEFULSET,
+DAEMONSET, HPA, STORAGE, JOBSET: pulumi-gcp 10.2 container ClusterMonitoringConfig), and `k8s_node`
+series carry no node pool label."""
+
+
+def instance_group_names(urls: Sequence[str]) -> list[str]:
+    """The instance group names at the end of a node pool's instance group URLs."""
+    return sorted(url.rstrip("/").rsplit("/", 1)[-1] for url in urls)
+
+
+def pool_size_filter(names: Sequence[str]) -> str:
+    """Cloud Monitoring filter of the size of exactly these instance groups."""
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return (f'metric.type="{INSTANCE_GROUP_SIZE}" AND resource.type="instance_group" AND '
+            f'resource.labels.instance_group_name = one_of({quoted})')
+
+
+def _pool_at_max_alert(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, handle: GkeHandle,
+                       pool: gcp.container.NodePool) -> None:
+    """An alert policy: the pool's instance groups (every zone) together at `max_nodes` for 15 minutes."""
+    from ..alerts.gcp import alert_policy
+    assert args.alerts is not None
+    opts = args.options
+    title = (f"GPU pool {opts.name} of {handle.region}: at its maximum of {opts.max_nodes} nodes for "
+             f"{POOL_AT_MAX_SECONDS // 60} minutes")
+    alert_policy(
+        parent, f"{name}-alert-at-max", args.alerts, handle.project, title,
+        {"display_name": title,
+         "condition_threshold": {
+             "filter": pool.managed_instance_group_urls.apply(lambda urls: pool_size_filter(instance_group_names(urls or []))),
+             # Per zone's group: its size each minute; across groups: the pool's total.
+             "aggregations": [{"alignment_period": "60s", "per_series_aligner": "ALIGN_MEAN",
+                               "cross_series_reducer": "REDUCE_SUM"}],
+             "comparison": "COMPARISON_GT",
+             "threshold_value": opts.max_nodes - 0.5,
+             "duration": f"{POOL_AT_MAX_SECONDS}s",
+             "trigger": {"count": 1},
+         }},
+        environment=args.environment,
+        documentation=(f"{title}. Pending pods needing its GPUs wait: raise `max_nodes` (and GPU quota) or lower "
+                       f"the endpoints' `max_replicas`."))

@@ -17,7 +17,7 @@ from ..catalog.gpus import MachineType, gpu_machine, gpu_offer_problem, offered_
 from ..catalog.regions import CLOUDS, Cloud
 from ..common import Problem, raise_if_any
 from ..common.dispatch import choice_problems, unknown
-from .args import GpuNodePoolArgs, GpuPoolOptions
+from .args import POOL_ALERT_NEEDS_METRICS, GpuNodePoolArgs, GpuPoolOptions
 
 PoolBuilder = Callable[[pulumi.Resource, str, GpuNodePoolArgs, MachineType], pulumi.Output[str]]
 
@@ -32,6 +32,22 @@ def gpu_pool_problems(cloud: str, options: GpuPoolOptions) -> list[Problem]:
     return [Problem("gpu", options.gpu, bad)]
 
 
+def _alert_problems(cloud: Cloud, args: GpuNodePoolArgs) -> list[Problem]:
+    """The at-maximum alert needs the cluster's metrics where it is a Prometheus rule; the channel must be
+    the cluster's cloud and region (alarms notify in their region)."""
+    problems: list[Problem] = []
+    if args.alerts is None:
+        return problems
+    if POOL_ALERT_NEEDS_METRICS[cloud] and args.metrics is None:
+        problems.append(Problem("GpuNodePoolArgs.metrics", None, f"required with alerts on {cloud}: the pool's "
+                                "at-maximum alert is a rule of the cluster's managed Prometheus (ClusterMetrics)",
+                                missing=True))
+    if (args.alerts.cloud, args.alerts.region) != (cloud, args.cluster.args.region):
+        problems.append(Problem("GpuNodePoolArgs.alerts", f"a channel in {args.alerts.cloud} {args.alerts.region}",
+                                f"allowed: a channel in {cloud} {args.cluster.args.region}"))
+    return problems
+
+
 class GpuNodePool(pulumi.ComponentResource):
     """A GPU node pool that autoscales between `min_nodes` (0 allowed) and `max_nodes`.
 
@@ -43,7 +59,8 @@ class GpuNodePool(pulumi.ComponentResource):
         raise_if_any(f"invalid GpuNodePool {name!r}",
                      choice_problems("GpuNodePoolArgs.cluster.args.cloud", cloud, CLOUDS))
         raise_if_any(f"invalid GpuNodePool {name!r}",
-                     [p.under("GpuNodePoolArgs.options") for p in gpu_pool_problems(cloud, args.options)])
+                     [p.under("GpuNodePoolArgs.options") for p in gpu_pool_problems(cloud, args.options)]
+                     + _alert_problems(cloud, args))
         machine = gpu_machine(cloud, args.options.gpu, args.options.gpus_per_node)
         build = _builder(cloud)
         opts = pulumi.ResourceOptions.merge(

@@ -1,7 +1,7 @@
 """Serving: `ModelEndpoint` and its arguments."""
 
-from .args import Accelerator, EndpointOptions, ModelEndpointArgs, ModelSource, Scaling
-from .endpoint import ModelEndpoint, auth_problems, endpoint_problems
+from .args import Accelerator, EndpointOptions, ModelEndpointArgs, ModelSource, Scaling, ServerMetrics
+from .endpoint import ModelEndpoint, auth_problems, endpoint_problems, prod_image_problems
 
 __all__ = ["Accelerator", "EndpointOptions", "ModelEndpoint", "ModelEndpointArgs", "ModelSource", "Scaling",
-           "auth_problems", "endpoint_problems"]
+           "ServerMetrics", "auth_problems", "endpoint_problems", "prod_image_problems"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Literal, TypedDict, TypeVar, get_args
+from typing import TYPE_CHECKING, Callable, Generic, Literal, TypedDict, TypeVar, get_args
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -12,17 +12,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..catalog.regions import Cloud, PerCloud
 from ..common import Environment, Problem
+from ..common.dispatch import unknown
 
 if TYPE_CHECKING:
+    from ..alerts import AlertChannel
     from ..compute import GpuNodePool, KubernetesCluster
     from ..dns import DnsZone
+    from ..images import ImageCache
+    from ..metrics import ClusterMetrics
     from ..storage import ObjectStore
 
 Mode = Literal["managed", "cluster"]
 MODES: tuple[Mode, ...] = get_args(Mode)
-Engine = Literal["deployment", "kserve"]
+Workload = Literal["deployment", "kserve"]
+WORKLOADS: tuple[Workload, ...] = get_args(Workload)
+Engine = Literal["vllm", "tgi", "custom"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
-Metric = Literal["invocations", "concurrency"]
+Metric = Literal["invocations", "concurrency", "queue"]
 METRICS: tuple[Metric, ...] = get_args(Metric)
 
 V = TypeVar("V")
@@ -33,6 +39,31 @@ class PerMetric(TypedDict, Generic[V]):
 
     invocations: V
     concurrency: V
+    queue: V
+
+
+ManagedMetric = Literal["invocations", "concurrency"]
+"""The metrics a managed service scales on: none of them publishes a queue length (endpoint_problems
+refuses `queue` in managed mode)."""
+MANAGED_METRICS: tuple[ManagedMetric, ...] = get_args(ManagedMetric)
+
+
+class PerManagedMetric(TypedDict, Generic[V]):
+    """A fact per metric a managed service scales on."""
+
+    invocations: V
+    concurrency: V
+
+
+def managed_metric(metric: Metric) -> ManagedMetric:
+    """`metric` as a managed service's metric; `queue` was refused before anything was registered."""
+    match metric:
+        case "invocations" | "concurrency":
+            return metric
+        case "queue":
+            raise AssertionError("scaling.metric queue reached a managed builder; endpoint_problems refuses it")
+        case _:
+            unknown(metric, "Scaling.metric", METRICS)
 
 
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
@@ -69,6 +100,30 @@ def image_problem(image: str) -> str | None:
     return None
 
 
+class ServerMetrics(_Strict):
+    """A custom server's Prometheus metrics: what autoscaling reads (engine `custom`)."""
+
+    running: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Gauge of requests being processed now (scaling metric `concurrency`)."""
+    waiting: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Gauge of requests queued, not yet processed (scaling metric `queue`)."""
+    success_total: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Counter of finished requests (scaling metric `invocations`)."""
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9._/-]*$")
+    """Where the server exposes them. Default `/metrics`."""
+    requests_total: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Counter of every request answered; with `errors_total`, the endpoint alerts on its error ratio.
+    Default: none (then only the global health check alerts for this endpoint)."""
+    errors_total: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Counter of failed (5xx) requests. Set with `requests_total` or not at all."""
+
+    @model_validator(mode="after")
+    def _both_counters(self) -> "ServerMetrics":
+        if (self.requests_total is None) != (self.errors_total is None):
+            raise ValueError("set requests_total and errors_total together (the error ratio needs both), or neither")
+        return self
+
+
 class ModelSource(_Strict):
     """What to serve: artifacts in the cell's object store and the container that serves them."""
 
@@ -82,6 +137,18 @@ class ModelSource(_Strict):
     """Port the container listens on (unprivileged). Default 8080."""
     health_path: str = Field(default="/health", pattern=r"^/[A-Za-z0-9._/-]*$")
     """HTTP path answering 200 when the model is loaded; probes and global health checks use it."""
+    size_gb: float | None = Field(default=None, gt=0, le=4000)
+    """Cluster mode (required): the artifacts' size under `artifact_path`, in GB. Sizes the pod's model
+    volume and the cold-start budget (time to copy and load it)."""
+    served_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    """Cluster mode: the model name clients send (`"model": ...` in OpenAI requests). Default: the
+    endpoint's name."""
+    args: list[str] = Field(default=[], max_length=64)
+    """Cluster mode. Engine `vllm`/`tgi`: more server flags after the ones the library sets (each must
+    be a flag of the pinned release; the library's own flags may not be repeated). Engine `custom`:
+    the container's whole argument list (required). Default none."""
+    metrics: "ServerMetrics | None" = None
+    """Cluster mode, engine `custom` only (required there): the server's Prometheus metric names."""
     model_garden: str | None = None
     """GCP managed only: a Model Garden model (`publishers/<p>/models/<m>@<version>`)."""
     hugging_face: str | None = None
@@ -117,8 +184,10 @@ class Scaling(_Strict):
     """What the autoscaler tracks per replica."""
 
     metric: Metric = "concurrency"
-    """`concurrency`: in-flight requests per replica; `invocations`: requests per minute per replica.
-    Default concurrency (the better signal for GPU inference, whose latency varies with load)."""
+    """`concurrency`: requests being processed per replica; `queue`: requests waiting per replica
+    (cluster mode only: the engine's own queue gauge); `invocations`: requests per minute per
+    replica. Default concurrency (the better signal for GPU inference, whose latency varies with
+    load). In cluster mode each maps to the engine's real metric (components/catalog/engines.py)."""
     target: float = Field(default=4, gt=0)
     """Target value of the metric per replica. Default 4 in-flight requests."""
 
@@ -137,7 +206,12 @@ class EndpointOptions(_Strict):
     max_replicas: int = Field(default=2, ge=1, le=100)
     """Upper bound of autoscaling. Default 2."""
     scaling: Scaling = Scaling()
-    engine: Engine = "deployment"
+    engine: Engine = "vllm"
+    """Cluster mode: the model server. `vllm` (default) or `tgi`: the library passes the server's real
+    flags for the pinned release (model path, served name, port, tensor parallelism from the GPU
+    count) and reads its real metrics; `custom`: `model.args`, `model.metrics` and `model.health_path`
+    are yours."""
+    workload: Workload = "deployment"
     """Cluster mode: a hardened Deployment (default) or a KServe InferenceService (needs KServe
     installed on the cluster)."""
     gpu_pool: str | None = None
@@ -155,6 +229,14 @@ class EndpointOptions(_Strict):
     refuses requests until the client's rate falls back (429 from AWS WAF and Cloud Armor; 503 from
     Azure's add-on NGINX, whose status code its operator owns). Default 600 (10 a second: far above
     one client's use of a GPU model, far below what exhausts it). See RATE_LIMITED_ENTRY."""
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _moved(cls, value: object) -> object:
+        if value in get_args(Workload):
+            raise ValueError(f"{value!r} moved to `workload` (deployment or kserve: the Kubernetes object); "
+                             "`engine` is the model server: vllm, tgi or custom")
+        return value
 
     @field_validator("hostname")
     @classmethod
@@ -207,6 +289,15 @@ class ModelEndpointArgs:
     global_hostnames: tuple[str, ...] = ()
     """Cluster mode: global names (e.g. `chat.models.example.com`) clients also reach this endpoint by,
     through global traffic: the entry routes them and its certificate covers them. Default: none."""
+    image_cache: "ImageCache | None" = None
+    """The cell's image cache: pods pull the server and loader images through it. Default: none (pods
+    pull from the upstream registries; refused in prod)."""
+    metrics: "ClusterMetrics | None" = None
+    """Cluster mode (required): the cluster's metrics pipeline; the endpoint's pods are scraped into it
+    and KEDA scales them on the engine's own metric read back from it."""
+    alerts: "AlertChannel | None" = None
+    """Where the endpoint's alarms go (5xx rate of its entry; SageMaker rollback alarms), a channel of
+    the endpoint's cloud and region. Default: none (refused in prod)."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +315,8 @@ class EndpointOutputs:
     Secret Manager name)."""
     entry_ip: pulumi.Output[str] | None = None
     """Cluster mode: the entry's stable public IPv4 address, where it has one (see STATIC_ENTRY_ADDRESS)."""
+    cold_start_seconds: int | None = None
+    """Cluster mode: the worst-case time for a new replica to serve (serving/coldstart.py)."""
 
 
 @dataclass(frozen=True)
@@ -270,8 +363,40 @@ class EntryRequest:
     """The Service the entry sends to (port 80, named `http`)."""
     hostnames: list[str]
     """Every name the entry serves: the cell's own hostname first, then the global ones."""
+    paths: list[tuple[str, Literal["Prefix", "Exact"]]]
+    """What the entry routes to the Service: the server's API and health path, never its /metrics."""
     opts: pulumi.ResourceOptions
     """Options for Kubernetes objects in the endpoint's namespace."""
+
+
+@dataclass(frozen=True)
+class LoaderRequest:
+    """What a cloud's `model_loader()` copies the model with: the endpoint's prefix in the cell's store
+    into the pod's model volume, through the pod's workload identity, before the server starts."""
+
+    args: ModelEndpointArgs
+    source_url: pulumi.Output[str]
+    """The artifacts' URL: the store's URL and the prefix, ending in `/` (s3://b/models/chat/v3/,
+    gs://..., https://<account>.blob.core.windows.net/<container>/models/chat/v3/)."""
+    target_dir: str
+    """Where the server reads the model (`MODEL_DIR`), on the model volume."""
+    volume_mounts: list[k8s.core.v1.VolumeMountArgsDict]
+    """The model volume (and a writable /tmp) for the copy tool."""
+    security_context: k8s.core.v1.SecurityContextArgsDict
+    """The restricted container security context every container of the pod runs with."""
+    image: Callable[[str], pulumi.Input[str]]
+    """Turns an upstream image reference into the one pods pull (the cell's cache, when there is one)."""
+
+
+@dataclass(frozen=True)
+class ModelLoader:
+    """A cloud's copy step: an init container, and what it ran, for people and `preflight trace`."""
+
+    init_container: k8s.core.v1.ContainerArgsDict
+    image: str
+    """The copy tool's upstream image, pinned (components/catalog/images.py)."""
+    tool: str
+    """One line: `aws s3 sync through EKS Pod Identity`."""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """ModelEndpoint on AWS: SageMaker for managed endpoints; Pod Identity and an ALB for cluster mode.
 
 Managed children (role names): `execution-role`, `read-policy` (the model prefix,
-the image's ECR repository, the endpoint's log group), `key-policy` (kms:Decrypt
-on the store's key through S3), `log-group`, `model`, `endpoint-config`,
-`endpoint-key` (only for instance types without local storage, see
-`has_local_storage`), `alarm-5xx`, `alarm-latency`, `endpoint`, `scaling-target`,
-`scaling-policy`.
+the image's ECR repository, the endpoint's log group, metrics into SageMaker's
+namespaces), `key-policy` (kms:Decrypt on the store's key through S3), `log-group`,
+`model`, `endpoint-config`, `endpoint-key` (only for instance types without local
+storage, see `has_local_storage`), `alarm-5xx`, `alarm-latency` (both also notify
+the alert channel), `scaling-instance-type` (see `build_managed`), `endpoint`,
+`scaling-target`, `scaling-policy`.
 
 Cluster-mode children: `pod-role`, `pod-read-policy`, `pod-key-policy`,
 `pod-identity`, the `ingress` and around it (`aws_entry.py`) the certificate and
@@ -24,19 +25,24 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import CatalogError, gpu_machine
+from ..catalog.images import AWS_MODEL_LOADER
 from ..common import Problem
 from ..common.naming import global_name
 from ..compute.aws import ALB_SSL_POLICY, EksHandle, LoadBalancerController, install_load_balancer_controller
 from ..common.aws_arn import partition
-from .args import (EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs, PerMetric,
-                   WorkloadIdentity, entry_names, entry_zone_problems)
+from .args import (EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest, ModelEndpointArgs,
+                   ModelLoader, PerManagedMetric, WorkloadIdentity, entry_names, entry_zone_problems, managed_metric)
 from .aws_entry import (MAX_CERTIFICATE_NAMES, access_logs, accelerator, certificate, first_static_ip,
                         load_balancer_attributes, load_balancer_name, web_acl)
 from ..common.aws_iam import POD_IDENTITY_TRUST, trust_policy
 from ..common.aws_kms import customer_key
 
+METRICS_NAMESPACES = "/aws/sagemaker/*"
+"""CloudWatch namespaces the execution role may publish to: SageMaker's own (`/aws/sagemaker/Endpoints`
+holds the instance CPU, memory, GPU and disk metrics of an endpoint)."""
 VARIANT = "primary"
 """The one production variant. Blue/green updates need the same variant name in old and new configs."""
 SAGEMAKER_PORT = 8080
@@ -63,7 +69,7 @@ SCALE_IN_COOLDOWN = 600
 POD_IDENTITY_ANNOTATION = "aiinfra.io/pod-identity-role"
 """Informative only: Pod Identity binds the role by namespace/service account (no IRSA annotation is needed)."""
 
-PREDEFINED_METRICS: PerMetric[str] = {
+PREDEFINED_METRICS: PerManagedMetric[str] = {
     "invocations": "SageMakerVariantInvocationsPerInstance",
     "concurrency": "SageMakerVariantConcurrentRequestsPerModelHighResolution",
 }
@@ -165,6 +171,44 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
         opts=env.child(parent, depends_on=[handle.pod_identity_addon, *grants]))
     return WorkloadIdentity(service_account_annotations={POD_IDENTITY_ANNOTATION: role.arn},
                             pod_labels={}, depends_on=[association])
+
+
+def model_loader(request: LoaderRequest) -> ModelLoader:
+    """An init container that copies exactly the endpoint's prefix from the cell's bucket onto the model
+    volume with `aws s3 sync`, as the pod's EKS Pod Identity role (which reads only that prefix).
+
+    Credentials: the EKS Pod Identity webhook adds `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+    `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` and a projected token volume of its own to every container,
+    init containers included, of a pod whose service account has an association; it does not use the
+    automounted service-account token, so `automountServiceAccountToken: false` changes nothing
+    (aws/amazon-eks-pod-identity-webhook pkg/handler/handler.go `getPodSpecPatch`: a projected
+    `serviceAccountToken` volume of its own, patches to `/spec/containers` and `/spec/initContainers`;
+    AWS SDKs and Tools reference guide, "Container credential provider"). The AWS CLI v2 reads
+    container credentials from these variables. Region: `AWS_REGION`, the bucket's region (the cell's).
+    Read-only root: HOME is /tmp (the CLI writes nothing else; its cache dir is under HOME), and the image
+    runs as the pod's UID 10001 (it sets no USER of its own).
+    """
+    args = request.args
+    region = args.region
+    command = request.source_url.apply(lambda url: [
+        "aws", "s3", "sync", url, request.target_dir, "--no-progress", "--only-show-errors"])
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": "model-loader",
+        "image": request.image(AWS_MODEL_LOADER.image),
+        "image_pull_policy": "IfNotPresent",
+        "command": command,
+        "env": [{"name": "AWS_REGION", "value": region},
+                {"name": "AWS_DEFAULT_REGION", "value": region},
+                {"name": "HOME", "value": "/tmp"},
+                {"name": "AWS_CONFIG_FILE", "value": "/tmp/.aws/config"},
+                {"name": "AWS_SHARED_CREDENTIALS_FILE", "value": "/tmp/.aws/credentials"},
+                {"name": "AWS_PAGER", "value": ""}],
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "security_context": request.security_context,
+        "volume_mounts": request.volume_mounts,
+    }
+    return ModelLoader(init_container=container, image=AWS_MODEL_LOADER.image,
+                       tool="aws s3 sync through EKS Pod Identity")
 
 
 ALB_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io"
@@ -320,6 +364,11 @@ def _repository_arn(image: str) -> str:
     return f"arn:{partition(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
+def scaling_marker_name(endpoint_name: str, instance_type: str) -> str:
+    """The SSM parameter that ties the scaling target to the instance type (see `build_managed`)."""
+    return f"/aiinfra/sagemaker/{endpoint_name}/scaling-instance-type/{instance_type}"
+
+
 def _runtime_url(region: str, endpoint_name: str) -> str:
     return f"https://runtime.sagemaker.{region}.{_dns_suffix(region)}/endpoints/{endpoint_name}/invocations"
 
@@ -328,7 +377,8 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     """A SageMaker real-time endpoint serving the model prefix with a custom container.
 
     - Execution role: reads only the model prefix (and decrypts with the store's key through S3),
-      pulls only the serving image's ECR repository, writes only the endpoint's log group.
+      pulls only the serving image's ECR repository, writes only the endpoint's log group and metrics
+      only into SageMaker's namespaces.
     - Model: auto-named; the prefix is copied uncompressed (S3Prefix) to /opt/ml/model; network
       isolation is on, so the container cannot call out (no exfiltration, no Hub downloads): SageMaker
       itself fetches the weights with the role before the container starts.
@@ -340,7 +390,11 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
       rename replaces it); blue/green updates (canary of one instance when at least two run, else all
       at once) baked under two alarms (5XX errors, p99 latency) that roll the update back.
     - Autoscaling between min and max replicas on invocations per instance per minute, or on the
-      high-resolution concurrent requests per model.
+      high-resolution concurrent requests per model. A change of instance type deregisters the scaling
+      target before the endpoint's update and registers it again after (the `scaling-instance-type`
+      marker, replaced delete-before-replace), since SageMaker refuses to change the instance type of
+      a variant that is an auto scaling target.
+    - Both rollback alarms also notify the alert channel (`args.alerts`).
 
     The URL is SageMaker's runtime API, which requires SigV4-signed requests: it cannot sit directly
     behind a shared DNS name. Putting a managed endpoint behind global traffic needs a per-cloud front
@@ -375,6 +429,11 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
             {"Sid": "EndpointLogs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
              "Resource": [group_arn, f"{group_arn}:*"]},
+            # The instance and container metrics SageMaker publishes with the role (SageMaker developer
+            # guide, "CreateModel API: Execution Role Permissions" lists cloudwatch:PutMetricData, which
+            # takes no resource); only into SageMaker's own namespaces (/aws/sagemaker/Endpoints).
+            {"Sid": "EndpointMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
+             "Condition": {"StringLike": {"cloudwatch:namespace": [METRICS_NAMESPACES]}}},
         ]
 
     grants = _store_grants(parent, name, args, role, extra=account.apply(runtime_statements))
@@ -417,6 +476,8 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         region=region,
         opts=env.child(parent))
 
+    # Rollback alarms also tell the channel (issue 15): a rolled-back update, and 5XX errors outside updates.
+    actions = list(args.alerts.targets) if args.alerts is not None else []
     dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
     errors = aws.cloudwatch.MetricAlarm(
         f"{name}-alarm-5xx",
@@ -425,6 +486,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", dimensions=dimensions,
         statistic="Sum", period=60, evaluation_periods=2, datapoints_to_alarm=2, threshold=1,
         comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+        alarm_actions=actions, ok_actions=actions,
         region=region, opts=env.child(parent))
     latency = aws.cloudwatch.MetricAlarm(
         f"{name}-alarm-latency",
@@ -435,6 +497,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         extended_statistic="p99", period=60, evaluation_periods=3, datapoints_to_alarm=3,
         threshold=LATENCY_ALARM_SECONDS * 1_000_000,  # microseconds
         comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+        alarm_actions=actions, ok_actions=actions,
         region=region, opts=env.child(parent))
 
     routing: aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgsDict
@@ -452,19 +515,31 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         },
         "auto_rollback_configuration": {"alarms": [{"alarm_name": errors.name}, {"alarm_name": latency.name}]},
     }
+    # UpdateEndpoint fails when the update changes the instance type of a variant that is an auto scaling
+    # target (SageMaker API reference, UpdateEndpoint). The marker names the instance type and is replaced
+    # delete-before-replace when it changes; the scaling target's resource id is computed from it, so the
+    # engine deletes the target and its policy (deregistering the variant) before the marker, the marker
+    # before the endpoint's update (the endpoint depends on it), and registers them again after the update.
+    marker = aws.ssm.Parameter(
+        f"{name}-scaling-instance-type",
+        name=scaling_marker_name(endpoint_name, instance_type),
+        description=f"Instance type the scaling target of SageMaker endpoint {endpoint_name} is registered for",
+        type="String", value=instance_type, region=region,
+        opts=env.child(parent, delete_before_replace=True))
     endpoint = aws.sagemaker.Endpoint(
         f"{name}-endpoint",
         name=endpoint_name,
         endpoint_config_name=config.name,
         deployment_config=deployment,
         region=region,
-        opts=env.child(parent, depends_on=[log_group, *grants]))
+        opts=env.child(parent, depends_on=[log_group, marker, *grants]))
 
     target = aws.appautoscaling.Target(
         f"{name}-scaling-target",
         service_namespace="sagemaker",
         scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-        resource_id=endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{VARIANT}"),
+        resource_id=pulumi.Output.all(endpoint.name, marker.name).apply(
+            lambda a: f"endpoint/{a[0]}/variant/{VARIANT}"),
         min_capacity=options.min_replicas,
         max_capacity=options.max_replicas,
         region=region,
@@ -477,7 +552,7 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         resource_id=target.resource_id,
         target_tracking_scaling_policy_configuration={
             "target_value": options.scaling.target,
-            "predefined_metric_specification": {"predefined_metric_type": PREDEFINED_METRICS[options.scaling.metric]},
+            "predefined_metric_specification": {"predefined_metric_type": PREDEFINED_METRICS[managed_metric(options.scaling.metric)]},
             "scale_out_cooldown": SCALE_OUT_COOLDOWN,
             "scale_in_cooldown": SCALE_IN_COOLDOWN,
         },

@@ -7,7 +7,8 @@ cell's model container as an identity-based datastore), `environment` (the servi
 `model` (the artifact prefix as a registered model), `endpoint` (OnlineEndpoint),
 `endpoint-logs` (diagnostic setting), `model-reader` (the endpoint identity's read access
 to the container), `deployment` (OnlineDeployment), `traffic` (an ARM template deployment,
-see below) and `autoscale` (an Azure Monitor autoscale setting, when max > min replicas).
+see below), `autoscale` (an Azure Monitor autoscale setting, when max > min replicas) and, with an
+alert channel, `alert-5xx` (a metric alert on the endpoint's 5xx answers to the channel's action group).
 
 Cluster mode children: `identity` (user-assigned identity), `federated-credential` (trusts
 the cluster's OIDC issuer for the endpoint's ServiceAccount), `model-reader` (Storage Blob
@@ -118,11 +119,11 @@ import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import gpu_machine
 from ..common import Problem
-from ..common.naming import compact_name, stable_suffix
+from ..common.naming import stable_suffix
 from ..common.azure_keyvault import key_vault
 from ..common.dispatch import unknown
-from .args import (METRICS, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs, WorkloadIdentity,
-                   entry_zone_problems)
+from .args import (MANAGED_METRICS, managed_metric, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest,
+                   ModelEndpointArgs, ModelLoader, WorkloadIdentity, entry_zone_problems)
 
 if TYPE_CHECKING:
     from ..compute.azure import AksHandle
@@ -173,6 +174,9 @@ READINESS: ml.ProbeSettingsArgsDict = {"initial_delay": "PT10S", "period": "PT5S
                                        "failure_threshold": 3, "success_threshold": 1}
 """Traffic reaches a replica only once its health path answers; 15 s of failures take it out."""
 REQUEST_TIMEOUT = "PT90S"
+MANAGED_5XX_PER_MINUTE = 1.0
+"""The managed endpoint's 5xx alert fires above this many 5xx answers a minute, averaged over 5 minutes
+(Azure ML gives a count, not a ratio, per status code class)."""
 
 
 def _role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
@@ -217,6 +221,84 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
         service_account_annotations={"azure.workload.identity/client-id": identity.client_id},
         pod_labels={"azure.workload.identity/use": "true"},
         depends_on=[credential, reader])
+
+
+_BLOB_URL = re.compile(r"^https://([a-z0-9]{3,24})\.blob\.[a-z0-9.]+/([a-z0-9][a-z0-9-]{1,62})/(.+/)$")
+"""`https://<account>.blob.<suffix>/<container>/<prefix>/`: the store's URL and the model's prefix."""
+
+
+def blob_location(url: str) -> tuple[str, str, str]:
+    """(account, container, prefix) of a blob prefix URL (the prefix ends in `/`)."""
+    found = _BLOB_URL.match(url)
+    if found is None:
+        raise ValueError(f"{url!r}: not a blob prefix URL https://<account>.blob.core.windows.net/<container>/<prefix>/")
+    return found.group(1), found.group(2), found.group(3)
+
+
+def loader_script(prefix: str, target_dir: str) -> str:
+    """The copy step: sign in as the pod's workload identity, download every blob under `prefix` of
+    $STORAGE_ACCOUNT/$STORAGE_CONTAINER, then move them from `<target>/.download/<prefix>`
+    (download-batch keeps each blob's full name) to `<target>`, so the server finds the model's files
+    at its root; fail when the prefix holds nothing."""
+    staging = f"{target_dir}/.download"
+    return "\n".join([
+        "set -eu",
+        'az login --service-principal --username "$AZURE_CLIENT_ID" --tenant "$AZURE_TENANT_ID" '
+        '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none',
+        f"mkdir -p '{staging}'",
+        'az storage blob download-batch --auth-mode login --account-name "$STORAGE_ACCOUNT" '
+        f'--source "$STORAGE_CONTAINER" --pattern \'{prefix}*\' --destination \'{staging}\' '
+        "--max-connections 16 --no-progress --output none",
+        f"find '{staging}/{prefix.rstrip('/')}' -mindepth 1 -maxdepth 1 -exec mv -t '{target_dir}' {{}} +",
+        f"rm -rf '{staging}'",
+        f"test -n \"$(ls -A '{target_dir}')\" || {{ echo \"no blobs under $MODEL_SOURCE\" >&2; exit 1; }}",
+    ])
+
+
+def model_loader(request: LoaderRequest) -> ModelLoader:
+    """An init container that copies the endpoint's blob prefix into the model volume with the Azure CLI,
+    signed in as the pod's workload identity (Storage Blob Data Reader on the container,
+    `workload_identity`).
+
+    The pod's own service-account token is not automounted, and need not be: the Azure Workload
+    Identity webhook (pods labelled `azure.workload.identity/use: "true"`, set by `workload_identity`)
+    adds a projected service-account token volume of its own (`azure-identity-token`, audience
+    api://AzureADTokenExchange) to the pod and mounts it, with AZURE_CLIENT_ID, AZURE_TENANT_ID,
+    AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST, into every init container and container
+    (Azure/azure-workload-identity pkg/webhook/webhook.go: `mutateContainers` runs over
+    `pod.Spec.InitContainers` and `pod.Spec.Containers`, then `addProjectedServiceAccountTokenVolume`).
+    The CLI keeps its login under /tmp (HOME, AZURE_CONFIG_DIR): the root filesystem is read-only.
+    The prefix is written into the script (visible in a plan); the account and container come from the
+    store's URL, checked to end in that prefix.
+    """
+    from ..catalog.images import model_loader as pinned
+    image = pinned("azure").image
+    prefix = request.args.options.model.artifact_path
+
+    def location(url: str) -> tuple[str, str, str]:
+        found = blob_location(url)
+        if found[2] != prefix:
+            raise ValueError(f"{url!r}: the model source must end in the endpoint's prefix {prefix!r}")
+        return found
+    where = request.source_url.apply(location)
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": "model-loader",
+        "image": request.image(image),
+        "command": ["/bin/sh", "-c"],
+        "args": [loader_script(prefix, request.target_dir)],
+        "env": [{"name": "HOME", "value": "/tmp"},
+                {"name": "AZURE_CONFIG_DIR", "value": "/tmp/.azure"},
+                {"name": "AZURE_CORE_COLLECT_TELEMETRY", "value": "false"},
+                {"name": "AZURE_CORE_ONLY_SHOW_ERRORS", "value": "true"},
+                {"name": "MODEL_SOURCE", "value": request.source_url},
+                {"name": "STORAGE_ACCOUNT", "value": where.apply(lambda w: w[0])},
+                {"name": "STORAGE_CONTAINER", "value": where.apply(lambda w: w[1])}],
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "security_context": request.security_context,
+        "volume_mounts": request.volume_mounts,
+    }
+    return ModelLoader(init_container=container, image=image,
+                       tool="az storage blob download-batch through Azure workload identity")
 
 
 def ingress_class(args: ModelEndpointArgs) -> str:
@@ -559,6 +641,18 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
     if options.max_replicas > options.min_replicas:
         _autoscale(parent, name, args, group, endpoint, deployment, after=[traffic])
 
+    if args.alerts is not None:
+        # The endpoint's own 5xx count: `RequestsPerMinute` split by `statusCodeClass` (Azure Monitor
+        # docs, "Supported metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints").
+        from ..alerts.azure import metric_alert
+        metric_alert(parent, f"{name}-alert-5xx", env, group, args.alerts, scope=endpoint.id,
+                     target_type=ENDPOINT_METRICS_NAMESPACE, metric="RequestsPerMinute", aggregation="Average",
+                     operator="GreaterThan", threshold=MANAGED_5XX_PER_MINUTE,
+                     dimensions=[{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}],
+                     description=f"{options.name} in {args.region}: the managed endpoint answered 5xx "
+                                 f"(more than {MANAGED_5XX_PER_MINUTE:g} a minute on average over 5 minutes)",
+                     depends_on=[deployment])
+
     fallback = f"https://{ep_name}.{args.region}.inference.ml.azure.com{SCORING_PATH}"
     url = endpoint.properties.apply(lambda p: (p.scoring_uri if p is not None and p.scoring_uri else fallback))
     # Managed endpoints answer only authenticated calls; the scoring URI is the one public route.
@@ -588,13 +682,13 @@ def _request_settings(args: ModelEndpointArgs) -> ml.OnlineRequestSettingsArgs:
     """Concurrency target -> requests one instance takes at once (more wait in the endpoint's queue)."""
     scaling = args.options.scaling
     concurrent: int | None
-    match scaling.metric:
+    match managed_metric(scaling.metric):
         case "concurrency":
             concurrent = max(1, math.ceil(scaling.target))
         case "invocations":
             concurrent = None
         case _:
-            unknown(scaling.metric, "Scaling.metric", METRICS)
+            unknown(scaling.metric, "Scaling.metric", MANAGED_METRICS)
     return ml.OnlineRequestSettingsArgs(request_timeout=REQUEST_TIMEOUT,
                                         max_concurrent_requests_per_instance=concurrent)
 
@@ -606,7 +700,7 @@ def _autoscale(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, grou
     options = args.options
     scaling = options.scaling
     dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgsDict]
-    match scaling.metric:
+    match managed_metric(scaling.metric):
         case "invocations":
             metric = "RequestsPerMinute"
             dimensions = [{"dimension_name": "deployment", "operator": "Equals", "values": [DEPLOYMENT_NAME]}]
@@ -614,7 +708,7 @@ def _autoscale(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, grou
             metric = "ConnectionsActive"
             dimensions = []
         case _:
-            unknown(scaling.metric, "Scaling.metric", METRICS)
+            unknown(scaling.metric, "Scaling.metric", MANAGED_METRICS)
 
     def rule(operator: str, threshold: float, window: str, direction: str,
              cooldown: str) -> azure_native.monitor.ScaleRuleArgsDict:

@@ -16,7 +16,9 @@ from ..catalog.gpus import gpu_offer_problem
 from ..catalog.regions import CLOUD_TITLES, CLOUDS, Cloud
 from ..common import Problem, raise_if_any
 from ..common.dispatch import choice_problems, unknown
-from .args import ENGINES, METRICS, MODES, RATE_LIMITED_ENTRY, EndpointOptions, Engine, ModelEndpointArgs, Mode
+from .args import (ENGINES, METRICS, MODES, RATE_LIMITED_ENTRY, WORKLOADS, EndpointOptions, ModelEndpointArgs, Mode,
+                   Workload)
+from .server import server_problems
 from .workload import EndpointBuilder, cluster_builder
 
 
@@ -26,6 +28,16 @@ def auth_problems(options: EndpointOptions, environment: str) -> list[Problem]:
         return [Problem("auth", "none", "allowed: api_key in prod; an entry without authentication lets anyone "
                                         "who reaches it spend the GPUs")]
     return []
+
+
+def prod_image_problems(options: EndpointOptions, environment: str) -> list[Problem]:
+    """In prod a cluster-mode serving image is named by digest: a tag can be moved to other bytes upstream,
+    and every cell's cache must serve the same bytes."""
+    from ..images import digest_problem
+    image = options.model.image
+    if options.mode != "cluster" or environment != "prod" or image is None or (bad := digest_problem(image)) is None:
+        return []
+    return [Problem("model.image", image, bad)]
 
 
 def endpoint_problems(cloud: Cloud, region: str, options: EndpointOptions, has_cluster: bool,
@@ -56,13 +68,21 @@ def endpoint_problems(cloud: Cloud, region: str, options: EndpointOptions, has_c
     match options.mode:
         case "cluster":
             problems += _cluster_mode_problems(options, has_cluster, pool_gpus)
+            problems += server_problems(options)
             if "rate_limit_per_minute" in options.model_fields_set and not RATE_LIMITED_ENTRY[cloud]:
                 problems.append(Problem("rate_limit_per_minute", options.rate_limit_per_minute,
                                         f"allowed: unset on {CLOUD_TITLES[cloud]}, whose entry does not enforce "
                                         "a per-client rate limit yet"))
         case "managed":
-            if options.engine != "deployment":
-                problems.append(Problem("engine", options.engine, "allowed: only in cluster mode"))
+            for key in ("engine", "workload", "size_gb", "served_name", "args", "metrics"):
+                owner = options.model if key in ("size_gb", "served_name", "args", "metrics") else options
+                if key in owner.model_fields_set:
+                    where = f"model.{key}" if owner is options.model else key
+                    problems.append(Problem(where, getattr(owner, key), "allowed: only in cluster mode (the "
+                                            "managed service runs its own server)"))
+            if options.scaling.metric == "queue":
+                problems.append(Problem("scaling.metric", "queue", "allowed: concurrency or invocations in managed "
+                                        "mode (the services publish no queue metric to scale on)"))
             problems += _managed_service_problems(cloud, region, options)
         case _:
             unknown(options.mode, "EndpointOptions.mode", MODES)
@@ -156,6 +176,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             *choice_problems("ModelEndpointArgs.cloud", args.cloud, CLOUDS),
             *choice_problems("ModelEndpointArgs.options.mode", options.mode, MODES),
             *choice_problems("ModelEndpointArgs.options.engine", options.engine, ENGINES),
+            *choice_problems("ModelEndpointArgs.options.workload", options.workload, WORKLOADS),
             *choice_problems("ModelEndpointArgs.options.scaling.metric", options.scaling.metric, METRICS)])
         pools = {args.gpu_pool.options.name: args.gpu_pool.options.gpu} if args.gpu_pool else {}
         problems = argument_problems(args) + [
@@ -164,6 +185,9 @@ class ModelEndpoint(pulumi.ComponentResource):
         if options.mode == "cluster" and args.gpu_pool is None:
             problems.append(Problem("ModelEndpointArgs.gpu_pool", None, "required in cluster mode", missing=True))
         problems += [p.under("ModelEndpointArgs.options") for p in auth_problems(options, args.environment.name)]
+        problems += [p.under("ModelEndpointArgs.options")
+                     for p in prod_image_problems(options, args.environment.name)]
+        problems += _pipeline_problems(args)
         if options.mode == "cluster" and options.auth == "api_key" and args.api_key is None:
             problems.append(Problem("ModelEndpointArgs.api_key", None,
                                     "required with auth api_key: the key the model server enforces", missing=True))
@@ -171,7 +195,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             problems.append(Problem("ModelEndpointArgs.cluster", f"a KubernetesCluster on {args.cluster.args.cloud}",
                                     f"allowed: a KubernetesCluster on {args.cloud}"))
         raise_if_any(f"invalid ModelEndpoint {name!r}", problems)
-        build = _builder(options.mode, args.cloud, options.engine)
+        build = _builder(options.mode, args.cloud, options.workload)
         opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:serving:ModelEndpoint", name, None, opts)
         self.options = options
@@ -181,7 +205,9 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.entry_hostname = out.entry_hostname
         self.entry_ip = out.entry_ip
         self.api_key_secret = out.api_key_secret
+        self.cold_start_seconds = out.cold_start_seconds
         self.register_outputs({
+            "cold_start_seconds": out.cold_start_seconds,
             "api_key_secret": out.api_key_secret, "auth": options.auth if options.mode == "cluster" else None,
             "url": out.url, "health_url": out.health_url, "entry_hostname": out.entry_hostname,
             "entry_ip": out.entry_ip,
@@ -191,12 +217,36 @@ class ModelEndpoint(pulumi.ComponentResource):
         })
 
 
-def _builder(mode: Mode, cloud: Cloud, engine: Engine) -> EndpointBuilder:
-    """The builder for the endpoint's mode and cloud (and engine, in cluster mode), chosen before
+def _pipeline_problems(args: ModelEndpointArgs) -> list[Problem]:
+    """What a cluster-mode endpoint needs around it: the cluster's metrics pipeline (it scales on the
+    server's own metrics), and in prod the cell's image cache and an alert channel of its cloud."""
+    problems: list[Problem] = []
+    prod = args.environment.name == "prod"
+    if args.options.mode == "cluster" and args.metrics is None:
+        problems.append(Problem("ModelEndpointArgs.metrics", None, "required in cluster mode: the cluster's "
+                                "ClusterMetrics, whose managed Prometheus KEDA reads the server's load from",
+                                missing=True))
+    if args.options.mode == "cluster" and prod and args.image_cache is None:
+        problems.append(Problem("ModelEndpointArgs.image_cache", None, "required in prod: pods pull through the "
+                                "cell's own cache, not from the upstream registry", missing=True))
+    if prod and args.alerts is None:
+        problems.append(Problem("ModelEndpointArgs.alerts", None, "required in prod: an AlertChannel of the "
+                                "endpoint's cloud and region for its alarms", missing=True))
+    if args.alerts is not None and (args.alerts.cloud, args.alerts.region) != (args.cloud, args.region):
+        problems.append(Problem("ModelEndpointArgs.alerts", f"a channel in {args.alerts.cloud} {args.alerts.region}",
+                                f"allowed: a channel in {args.cloud} {args.region} (alarms notify in their region)"))
+    if args.image_cache is not None and args.options.model.image and not args.image_cache.covers(args.options.model.image):
+        problems.append(Problem("ModelEndpointArgs.options.model.image", args.options.model.image,
+                                "allowed: an image from one of the image cache's upstreams"))
+    return problems
+
+
+def _builder(mode: Mode, cloud: Cloud, workload: Workload) -> EndpointBuilder:
+    """The builder for the endpoint's mode and cloud (and workload, in cluster mode), chosen before
     anything is registered."""
     match mode:
         case "cluster":
-            return cluster_builder(cloud, engine)
+            return cluster_builder(cloud, workload)
         case "managed":
             return _managed_builder(cloud)
         case _:

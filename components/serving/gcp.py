@@ -36,6 +36,8 @@ deployment).
   (create-before-delete: the new one is deployed, then the old one removed; it
   needs GPU quota for both meanwhile), and the endpoint id, hence `url`, changes.
   Vertex endpoints created this way carry no labels (the resource has none).
+* With an alert channel: `alert-5xx`, a Cloud Monitoring alert policy when more than 5% of the
+  endpoint's responses are 5xx for 5 minutes (`prediction/online/response_count` by `response_code`).
 * `model.artifact_path` is not used (Model Garden brings the weights), and
   `model.image`, `model.port` and `model.health_path` are refused when set:
   Vertex picks the serving container.
@@ -49,6 +51,13 @@ Cluster mode on GKE (`workload.py` builds the Kubernetes objects and calls here)
   account (`<project>.svc.id.goog[<namespace>/<name>]`). Conditions need
   uniform bucket-level access, which the ObjectStore bucket has. Children
   (role names): `reader` (the account), `reader-bucket`, `reader-workload-identity`.
+* `model_loader`: an init container running the Google Cloud CLI (`GCP_MODEL_LOADER`, components/catalog/
+  images.py, pulled through the cell's cache) that copies exactly the endpoint's prefix with `gcloud
+  storage rsync --recursive gs://<bucket>/<prefix>/ /models/model` as the endpoint's reader account:
+  Workload Identity Federation answers its token requests from the GKE metadata server, so nothing is
+  mounted for it. Trade-off: the whole model is on the pod's volume before the server starts (a copy at
+  the cell's bandwidth on every new replica, counted in the cold-start budget), in exchange for the
+  engine's plain local loading and no FUSE sidecar or privileged driver.
 * `entry`: the public HTTPS entry, a GKE Gateway (a global external Application
   Load Balancer) with a Certificate Manager certificate for the cell's hostname
   and every global name. Not a GKE Ingress: the global name round-robins over
@@ -123,11 +132,12 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from ..catalog.gpus import GPU_MACHINES, CatalogError, MachineType, gpu_machine
+from ..catalog.images import model_loader as loader_image
 from ..common import Problem
 from ..common.naming import global_name
 from ..compute.gcp import GkeHandle
-from .args import (Accelerator, EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings,
-                   ModelEndpointArgs, WorkloadIdentity, entry_zone_problems)
+from .args import (Accelerator, EndpointOptions, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest,
+                   ModelEndpointArgs, ModelLoader, WorkloadIdentity, entry_zone_problems)
 
 VERTEX_ACCELERATORS: dict[str, str] = {
     "nvidia-tesla-t4": "NVIDIA_TESLA_T4",
@@ -276,7 +286,50 @@ def build_managed(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -
         project_id=project, opts=pulumi.InvokeOutputOptions(parent=parent)).number
     url = pulumi.Output.all(deployment.endpoint, number).apply(
         lambda values: predict_url(project, region, values[0], values[1]))
+    if args.alerts is not None:
+        _vertex_error_alert(parent, name, args, deployment.endpoint)
     return EndpointOutputs(url=url, health_url=url, entry_hostname=None)
+
+
+VERTEX_RESPONSES = "aiplatform.googleapis.com/prediction/online/response_count"
+"""Vertex AI's count of online prediction responses (DELTA, INT64) on resource `aiplatform.googleapis.com/
+Endpoint` (label `endpoint_id`), by `response_code` class (`1xx` .. `5xx`). Source: Google Cloud metrics
+list, "aiplatform" (prediction/online/response_count)."""
+
+
+def vertex_responses_filter(endpoint_id: str, code: str | None = None) -> str:
+    """Cloud Monitoring filter of one endpoint's responses (of one code class when given)."""
+    text = (f'metric.type="{VERTEX_RESPONSES}" AND resource.type="aiplatform.googleapis.com/Endpoint" AND '
+            f'resource.labels.endpoint_id="{endpoint_id}"')
+    return text + (f' AND metric.labels.response_code="{code}"' if code else "")
+
+
+def _vertex_error_alert(parent: pulumi.Resource, name: str, args: ModelEndpointArgs,
+                        endpoint_id: pulumi.Output[str]) -> None:
+    """An alert policy: more than ERROR_RATIO_THRESHOLD of the endpoint's responses were 5xx for ERROR_WINDOW
+    (a ratio condition: 5xx responses over all responses, each summed over the endpoint's deployments)."""
+    from ..alerts.gcp import alert_policy
+    from .server import ERROR_RATIO_THRESHOLD, ERROR_WINDOW
+    assert args.alerts is not None and args.project is not None
+    title = (f"{args.options.name} in {args.region} (Vertex AI): more than {ERROR_RATIO_THRESHOLD:.0%} of "
+             f"requests failed (5xx) for {ERROR_WINDOW}")
+    aggregation: gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgsDict = {
+        "alignment_period": "60s", "per_series_aligner": "ALIGN_RATE", "cross_series_reducer": "REDUCE_SUM"}
+    alert_policy(
+        parent, f"{name}-alert-5xx", args.alerts, args.project, title,
+        {"display_name": title,
+         "condition_threshold": {
+             "filter": endpoint_id.apply(lambda e: vertex_responses_filter(e, "5xx")),
+             "aggregations": [aggregation],
+             "denominator_filter": endpoint_id.apply(vertex_responses_filter),
+             "denominator_aggregations": [aggregation],
+             "comparison": "COMPARISON_GT",
+             "threshold_value": ERROR_RATIO_THRESHOLD,
+             "duration": "300s",
+             "trigger": {"count": 1},
+         }},
+        environment=args.environment,
+        documentation=f"{title}. Vertex AI replaces failing replicas itself; look at the endpoint's logs.")
 
 
 # --- Cluster mode: workload identity and ingress on GKE ------------------------------------
@@ -333,6 +386,53 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
         opts=env.child(parent))
     return WorkloadIdentity(service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
                             pod_labels={}, depends_on=[reader, binding])
+
+
+LOADER_SCRIPT = """\
+# The GKE metadata server may start answering a new pod's token requests only after a few seconds
+# (a limitation GKE's Workload Identity docs state; r-lib/gargle#186 quotes it): retry the copy.
+mkdir -p "$2"
+for attempt in 1 2 3 4 5 6; do
+  gcloud storage rsync --recursive "$1" "$2" && exit 0
+  echo "copy attempt $attempt failed; retrying in 10 s" >&2
+  sleep 10
+done
+exit 1
+"""
+"""The copy: `gcloud storage rsync --recursive <prefix> <model dir>` (copies what is missing, so a restarted
+init container resumes), retried while the pod's metadata-server identity comes up. Source and target
+are positional arguments (`$1`, `$2`), never spliced into the script."""
+
+LOADER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+"""Requests = limits of the copy: `gcloud storage` streams objects to disk with a few parallel workers."""
+
+
+def model_loader(request: LoaderRequest) -> ModelLoader:
+    """An init container copying exactly the endpoint's prefix (`request.source_url`, `gs://<bucket>/<prefix>/`)
+    onto the model volume with the Google Cloud CLI, as the endpoint's Google service account.
+
+    Credentials: GKE Workload Identity Federation serves the pod's tokens from the GKE metadata server
+    (node pools run `workload_metadata_config.mode: GKE_METADATA`, compute/gcp.py), which answers for the
+    Kubernetes service account's annotated Google service account (`workload_identity`); no Kubernetes
+    token is mounted or needed (the pod's `automount_service_account_token` is False). That account may
+    read only the prefix (its bucket grant's IAM condition). The root filesystem is read-only:
+    `CLOUDSDK_CONFIG` and `HOME` point under the writable /tmp volume."""
+    pinned = loader_image("gcp")
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": "model-loader",
+        "image": request.image(pinned.image),
+        "command": ["/bin/sh", "-c", LOADER_SCRIPT, "model-loader"],
+        "args": [request.source_url, request.target_dir],
+        "env": [{"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
+                {"name": "HOME", "value": "/tmp"},
+                {"name": "CLOUDSDK_CORE_DISABLE_PROMPTS", "value": "1"},
+                {"name": "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "value": "true"}],
+        "resources": {"requests": dict(LOADER_RESOURCES), "limits": dict(LOADER_RESOURCES)},
+        "security_context": request.security_context,
+        "volume_mounts": request.volume_mounts,
+    }
+    return ModelLoader(init_container=container, image=pinned.image,
+                       tool="gcloud storage rsync through GKE Workload Identity Federation (metadata server)")
 
 
 def _names_prefix(args: ModelEndpointArgs) -> str:
@@ -527,7 +627,8 @@ def entry(request: EntryRequest) -> Entry:
         "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": app,
                         "sectionName": HTTPS_LISTENER}],
         "hostnames": list(request.hostnames),
-        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix" if kind == "Prefix" else "Exact", "value": path}}
+                               for path, kind in request.paths],
                    "backendRefs": [{"name": request.service, "port": 80}]}],
     }, after=[gateway])
     custom("health-check", GKE_POLICY_API, "HealthCheckPolicy", {

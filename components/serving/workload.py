@@ -1,22 +1,23 @@
 """Cluster mode: the hardened Kubernetes objects that serve a model on the cell's cluster.
 
-Namespace (restricted Pod Security), ServiceAccount bound to the cloud's
-workload identity, a Deployment (or a KServe InferenceService), Service,
-HorizontalPodAutoscaler (autoscaling/v2), PodDisruptionBudget, NetworkPolicy
-admitting only the entry's load balancer, and the cell's public HTTPS entry that
-global traffic points at: the cloud's `entry()` (aws_entry.py: ALB Ingress behind
-Global Accelerator with ACM and WAF; gcp.py: GKE Gateway on a global static
-address with Certificate Manager; azure.py: the endpoint's own NGINX on a static
-public IP with cert-manager), then the cell hostname's DNS record to its address.
-Everything in the cluster goes through the cluster's own provider.
+Namespace (restricted Pod Security), ServiceAccount bound to the cloud's workload identity, a
+Deployment (or a KServe InferenceService) whose init container copies the model from the cell's
+store (the cloud's `model_loader`) before the engine starts with its real arguments
+(serving/server.py), Service, a KEDA ScaledObject on the server's own metric read from the cluster's
+managed Prometheus (components/metrics), PodDisruptionBudget, NetworkPolicy admitting only the
+entry's load balancer and the metrics scraper, a 5xx alert rule, and the cell's public HTTPS entry
+that global traffic points at: the cloud's `entry()` (aws_entry.py: ALB Ingress behind Global
+Accelerator with ACM and WAF; gcp.py: GKE Gateway on a global static address with Certificate
+Manager; azure.py: the endpoint's own NGINX on a static public IP with cert-manager), then the cell
+hostname's DNS record to its address. Everything in the cluster goes through the cluster's own
+provider; images come through the cell's image cache.
 
-Pod defaults and why: non-root UID 10001, read-only root filesystem (emptyDir
-for /tmp, the model cache and /dev/shm), no privilege escalation, every
-capability dropped, seccomp RuntimeDefault, no service-account token (the
-cloud identity webhooks project their own), GPU limit with the GPU taint
-tolerated and the pool selected, startup/readiness/liveness probes on the
-model's health path, CPU and memory requests equal to limits (a slice of the
-GPU node sized by the catalog).
+Pod defaults and why: non-root UID 10001, read-only root filesystem (emptyDir for /tmp, the model,
+the engine's caches and /dev/shm), no privilege escalation, every capability dropped, seccomp
+RuntimeDefault, no service-account token (the cloud identity webhooks project their own), GPU limit
+with the GPU taint tolerated and the pool selected, a startup probe and Pulumi timeouts from the
+cold-start budget (serving/coldstart.py), CPU and memory requests equal to limits (a slice of the GPU
+node sized by the catalog).
 """
 
 from __future__ import annotations
@@ -33,18 +34,21 @@ from ..catalog.regions import CLOUDS, Cloud
 from ..common.dispatch import unknown
 from ..compute.args import GPU_TAINT_KEY, POOL_LABEL
 from ..secrets import SecretPlace, store_secret
-from .args import (ENGINES, Engine, EndpointOutputs, Entry, EntryRequest, IngressSettings, ModelEndpointArgs,
-                   PerMetric, WorkloadIdentity)
+from ..metrics import KEDA_AUTHENTICATION, SCRAPE_LABEL, AlertRuleRequest, ScrapeRequest
+from .args import (WORKLOADS, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest, ModelEndpointArgs,
+                   ModelLoader, Workload, WorkloadIdentity)
+from .coldstart import COLD_START_ANNOTATION, SERVER_START_ANNOTATION, cold_start
+from .server import (CACHE_DIR, ERROR_RATIO_THRESHOLD, ERROR_WINDOW, EXPORTED_METRICS_ANNOTATION, MODEL_DIR,
+                     MODEL_MOUNT, ServerContract, model_volume_gib, scaling_query, server_contract)
 
 RUN_AS = 10001
+LOADER_CONTAINER = "model-loader"
+"""The init container that copies the model (every cloud's `model_loader`)."""
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority"
-CONCURRENCY_METRIC = "inference_requests_in_flight"
-INVOCATIONS_METRIC = "inference_requests_per_minute"
-
-HPA_METRICS: PerMetric[str] = {"invocations": INVOCATIONS_METRIC, "concurrency": CONCURRENCY_METRIC}
-"""The per-pod metric the HorizontalPodAutoscaler tracks for each `Scaling.metric`."""
-KSERVE_SCALE_METRICS: PerMetric[str] = {"invocations": "rps", "concurrency": "concurrency"}
-"""KServe's `scaleMetric` for each `Scaling.metric`."""
+KEDA_API_VERSION = "keda.sh/v1alpha1"
+SCALE_DOWN_WINDOW_SECONDS = 600
+"""GPU replicas are slow to start and expensive to churn: scale down only after 10 minutes of low load,
+one pod per 5 minutes."""
 
 EndpointBuilder = Callable[[pulumi.Resource, str, ModelEndpointArgs], EndpointOutputs]
 
@@ -58,6 +62,8 @@ class ClusterServing(Protocol):
     def ingress_settings(self, args: ModelEndpointArgs) -> IngressSettings: ...
 
     def entry(self, request: EntryRequest) -> Entry: ...
+
+    def model_loader(self, request: LoaderRequest) -> ModelLoader: ...
 
 
 def cluster_serving(cloud: Cloud) -> ClusterServing:
@@ -99,44 +105,52 @@ AUTH_ANNOTATION = "aiinfra.io/auth"
 """Pod template annotation saying an endpoint runs without authentication on purpose (`none`)."""
 
 
+def _security_context() -> k8s.core.v1.SecurityContextArgsDict:
+    return {
+        "allow_privilege_escalation": False,
+        "privileged": False,
+        "read_only_root_filesystem": True,
+        "run_as_non_root": True,
+        "run_as_user": RUN_AS,
+        "run_as_group": RUN_AS,
+        "capabilities": {"drop": ["ALL"]},
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
 def _container(args: ModelEndpointArgs, resources: k8s.core.v1.ResourceRequirementsArgsDict,
-               model_uri: pulumi.Input[str], api_key_secret: str | None) -> k8s.core.v1.ContainerArgsDict:
+               contract: ServerContract, image: pulumi.Input[str], api_key_secret: str | None,
+               startup_seconds: int) -> k8s.core.v1.ContainerArgsDict:
     model = args.options.model
-    env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": "MODEL_URI", "value": model_uri},
-                                             {"name": "MODEL_CACHE_DIR", "value": "/models"},
-                                             {"name": "PORT", "value": str(model.port)}]
+    env = list(contract.env)
     if api_key_secret is not None:
-        env.append({"name": API_KEY_ENV, "value_from": {"secret_key_ref": {"name": api_key_secret,
-                                                                           "key": API_KEY_SECRET_KEY}}})
+        assert contract.api_key_env is not None  # server_problems refuses api_key without one
+        env.append({"name": contract.api_key_env, "value_from": {"secret_key_ref": {
+            "name": api_key_secret, "key": API_KEY_SECRET_KEY}}})
     return {
         "name": "model",
-        "image": model.image,
+        "image": image,
         "image_pull_policy": "IfNotPresent",
+        "args": contract.args,
         "ports": [{"name": "http", "container_port": model.port, "protocol": "TCP"}],
         "env": env,
         "resources": resources,
-        # A GPU model can take minutes to load: the startup probe allows 10 minutes before liveness applies.
-        "startup_probe": _probe(model.health_path, model.port, period=10, failures=60),
+        # Loading a model into GPU memory takes minutes: the startup probe allows the cold-start
+        # budget's load time before liveness applies (probe period 10 s).
+        "startup_probe": _probe(model.health_path, model.port, period=10,
+                                failures=max(6, math.ceil(startup_seconds / 10))),
         "readiness_probe": _probe(model.health_path, model.port, period=5, failures=3),
         "liveness_probe": _probe(model.health_path, model.port, period=10, failures=3),
-        "security_context": {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "read_only_root_filesystem": True,
-            "run_as_non_root": True,
-            "run_as_user": RUN_AS,
-            "run_as_group": RUN_AS,
-            "capabilities": {"drop": ["ALL"]},
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
+        "security_context": _security_context(),
         "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"},
-                          {"name": "model-cache", "mount_path": "/models"},
+                          {"name": "model", "mount_path": MODEL_MOUNT, "read_only": True},
+                          {"name": "cache", "mount_path": CACHE_DIR},
                           {"name": "shm", "mount_path": "/dev/shm"}],
     }
 
 
-def _pod_spec(args: ModelEndpointArgs, service_account: str,
-              container: k8s.core.v1.ContainerArgsDict) -> k8s.core.v1.PodSpecArgsDict:
+def _pod_spec(args: ModelEndpointArgs, service_account: str, container: k8s.core.v1.ContainerArgsDict,
+              loader: ModelLoader, size_gb: float) -> k8s.core.v1.PodSpecArgsDict:
     assert args.gpu_pool is not None
     tolerations: list[k8s.core.v1.TolerationArgsDict] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
     if args.gpu_pool.options.spot and args.cloud == "azure":
@@ -150,17 +164,48 @@ def _pod_spec(args: ModelEndpointArgs, service_account: str,
         "termination_grace_period_seconds": 60,
         "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS, "run_as_group": RUN_AS,
                              "fs_group": RUN_AS, "seccomp_profile": {"type": "RuntimeDefault"}},
+        "init_containers": [{**loader.init_container, "name": LOADER_CONTAINER}],
         "containers": [container],
         "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "1Gi"}},
-                    {"name": "model-cache", "empty_dir": {"size_limit": "100Gi"}},
+                    {"name": "model", "empty_dir": {"size_limit": f"{model_volume_gib(size_gb)}Gi"}},
+                    {"name": "cache", "empty_dir": {"size_limit": "20Gi"}},
                     {"name": "shm", "empty_dir": {"medium": "Memory", "size_limit": "8Gi"}}],
     }
 
 
-def _autoscaling_metric(args: ModelEndpointArgs) -> k8s.autoscaling.v2.MetricSpecArgsDict:
-    scaling = args.options.scaling
-    return {"type": "Pods", "pods": {"metric": {"name": HPA_METRICS[scaling.metric]},
-                                     "target": {"type": "AverageValue", "average_value": f"{scaling.target:g}"}}}
+def _scaled_object(w: "_Workload", target: str) -> None:
+    """KEDA scales the workload's Deployment on the server's own metric, read from the cluster's
+    managed Prometheus (components/metrics). KEDA owns the HorizontalPodAutoscaler it creates; no
+    fallback is set, so when the metric cannot be read the HPA keeps the current replica count (KEDA
+    docs, "Scaling Deployments": the HPA does not act on a failing external metric) instead of
+    dropping to a fixed one during a spike."""
+    args, options = w.args, w.args.options
+    assert args.metrics is not None  # the front door requires it in cluster mode
+    built = args.metrics.built
+    matchers: dict[str, str] = {"namespace": w.namespace}
+    query = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in built.query_labels.items()}).apply(
+        lambda labels: scaling_query(options.scaling.metric, w.contract.metric_names, {**labels, **matchers}))
+    metadata: dict[str, pulumi.Input[str]] = {
+        "serverAddress": built.query_url, "query": query, "threshold": f"{options.scaling.target:g}",
+        **built.trigger_metadata}
+    k8s.apiextensions.CustomResource(
+        f"{w.name}-scaled-object",
+        api_version=KEDA_API_VERSION,
+        kind="ScaledObject",
+        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels},
+        spec={
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "minReplicaCount": options.min_replicas,
+            "maxReplicaCount": options.max_replicas,
+            "pollingInterval": 15,
+            "advanced": {"horizontalPodAutoscalerConfig": {"name": w.app, "behavior": {"scaleDown": {
+                "stabilizationWindowSeconds": SCALE_DOWN_WINDOW_SECONDS,
+                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]}}}},
+            "triggers": [{"type": "prometheus", "name": options.scaling.metric, "metricType": "AverageValue",
+                          "metadata": metadata,
+                          "authenticationRef": {"name": KEDA_AUTHENTICATION, "kind": "ClusterTriggerAuthentication"}}],
+        },
+        opts=pulumi.ResourceOptions.merge(w.in_namespace, pulumi.ResourceOptions(depends_on=built.ready)))
 
 
 @dataclass(frozen=True)
@@ -178,12 +223,15 @@ class _Workload:
     pod_annotations: dict[str, str]
     pod_spec: k8s.core.v1.PodSpecArgsDict
     container: k8s.core.v1.ContainerArgsDict
+    contract: ServerContract
     in_namespace: pulumi.ResourceOptions
     after_identity: pulumi.ResourceOptions
 
 
 def _inference_service(w: _Workload) -> str:
-    """KServe creates the Deployment, Service and autoscaler from this one object; returns its Service."""
+    """KServe creates the Deployment `<name>-predictor` and its Service from this one object; KEDA scales
+    that Deployment (autoscalerClass `external`: KServe creates no HPA of its own; KServe docs,
+    "Autoscaling with Kubernetes HPA" > "Disable HPA"). Returns the Service."""
     options = w.args.options
     k8s.apiextensions.CustomResource(
         f"{w.name}-inference-service",
@@ -191,21 +239,21 @@ def _inference_service(w: _Workload) -> str:
         kind="InferenceService",
         metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels,
                   "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment",
-                                  "serving.kserve.io/autoscalerClass": "hpa", **w.pod_annotations}},
+                                  "serving.kserve.io/autoscalerClass": "external", **w.pod_annotations}},
         spec={"predictor": {
             "minReplicas": options.min_replicas,
             "maxReplicas": options.max_replicas,
-            "scaleMetric": KSERVE_SCALE_METRICS[options.scaling.metric],
-            "scaleTarget": math.ceil(options.scaling.target),
             "serviceAccountName": w.app,
             "nodeSelector": w.pod_spec.get("node_selector"),
             "tolerations": _camel(tolerations_of(w.pod_spec)),
             "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": _camel(w.pod_spec.get("init_containers")),
             "containers": [_camel({**dict(w.container), "name": "kserve-container"})],
             "volumes": _camel(w.pod_spec.get("volumes")),
         }},
         opts=w.after_identity)
+    _scaled_object(w, f"{w.app}-predictor")
     return f"{w.app}-predictor"
 
 
@@ -231,40 +279,28 @@ def _deployment(w: _Workload) -> str:
         spec={"type": "ClusterIP", "selector": w.selector,
               "ports": [{"name": "http", "port": 80, "target_port": "http", "protocol": "TCP"}]},
         opts=w.in_namespace)
-    k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        f"{w.name}-autoscaler",
-        metadata={"name": w.app, "namespace": w.namespace, "labels": w.labels},
-        spec={
-            "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": w.app},
-            "min_replicas": options.min_replicas,
-            "max_replicas": options.max_replicas,
-            "metrics": [_autoscaling_metric(w.args)],
-            # GPU replicas are slow to start and expensive to churn: scale down cautiously.
-            "behavior": {"scale_down": {"stabilization_window_seconds": 600,
-                                        "policies": [{"type": "Pods", "value": 1, "period_seconds": 300}]}},
-        },
-        opts=w.in_namespace)
+    _scaled_object(w, w.app)
     return w.app
 
 
-EngineObjects = Callable[[_Workload], str]
-"""Creates the engine's serving objects and returns the name of the Service the Ingress sends to."""
+WorkloadObjects = Callable[[_Workload], str]
+"""Creates the workload's serving objects and returns the name of the Service the entry sends to."""
 
 
-def _engine_objects(engine: Engine) -> EngineObjects:
-    match engine:
+def _workload_objects(workload: Workload) -> WorkloadObjects:
+    match workload:
         case "deployment":
             return _deployment
         case "kserve":
             return _inference_service
         case _:
-            unknown(engine, "EndpointOptions.engine", ENGINES)
+            unknown(workload, "EndpointOptions.workload", WORKLOADS)
 
 
-def cluster_builder(cloud: Cloud, engine: Engine) -> EndpointBuilder:
-    """The cluster-mode builder for `cloud` and `engine`, chosen before anything is registered."""
+def cluster_builder(cloud: Cloud, workload: Workload) -> EndpointBuilder:
+    """The cluster-mode builder for `cloud` and `workload`, chosen before anything is registered."""
     serving = cluster_serving(cloud)
-    objects = _engine_objects(engine)
+    objects = _workload_objects(workload)
 
     def build(parent: pulumi.Resource, name: str, args: ModelEndpointArgs) -> EndpointOutputs:
         return _build_cluster_endpoint(parent, name, args, serving, objects)
@@ -272,7 +308,7 @@ def cluster_builder(cloud: Cloud, engine: Engine) -> EndpointBuilder:
 
 
 def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, cloud: ClusterServing,
-                            engine_objects: EngineObjects) -> EndpointOutputs:
+                            workload_objects: WorkloadObjects) -> EndpointOutputs:
     assert args.cluster is not None and args.gpu_pool is not None
     options, model = args.options, args.options.model
     k8s_opts = pulumi.ResourceOptions(parent=parent, provider=args.cluster.provider)
@@ -300,16 +336,38 @@ def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpo
 
     api_key_secret, api_key_place = _api_key(parent, name, args, namespace, app, labels, in_ns)
     machine = args.gpu_pool.machine
-    model_uri = pulumi.Output.concat(args.bucket_url, "/", model.artifact_path)
-    container = _container(args, resources_for(machine, options.accelerator.count), model_uri, api_key_secret)
-    pod_spec = _pod_spec(args, app, container)
-    after_identity = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=identity.depends_on))
-    backend_service = engine_objects(_Workload(
+    assert model.size_gb is not None and model.image is not None  # server_problems, endpoint_problems
+    contract = server_contract(options)
+    pull = _puller(args)
+    loader = cloud.model_loader(LoaderRequest(
+        args=args, source_url=pulumi.Output.concat(args.bucket_url, "/", model.artifact_path), target_dir=MODEL_DIR,
+        volume_mounts=[{"name": "model", "mount_path": MODEL_MOUNT}, {"name": "tmp", "mount_path": "/tmp"}],
+        security_context=_security_context(), image=pull))
+    budget = cold_start(args)
+    container = _container(args, resources_for(machine, options.accelerator.count), contract, pull(model.image),
+                           api_key_secret, budget.server_start_seconds)
+    pod_spec = _pod_spec(args, app, container, loader, model.size_gb)
+    waits = [*identity.depends_on, *(args.image_cache.ready if args.image_cache is not None else [])]
+    after_identity = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
+        depends_on=waits,
+        # Pulumi waits for the rollout (10 minutes by default): a first replica may need a new GPU node,
+        # the image and the model first (the cold-start budget).
+        custom_timeouts=pulumi.CustomTimeouts(create=f"{budget.total_seconds}s", update=f"{budget.total_seconds}s")))
+    assert args.metrics is not None
+    backend_service = workload_objects(_Workload(
         name=name, args=args, serving=cloud, namespace=namespace, app=app, labels=labels, selector=selector,
-        pod_labels={**labels, **identity.pod_labels},
-        pod_annotations={AUTH_ANNOTATION: "none"} if options.auth == "none" else {},
-        pod_spec=pod_spec, container=container,
+        pod_labels={**labels, **identity.pod_labels, SCRAPE_LABEL: "true"},
+        pod_annotations={**({AUTH_ANNOTATION: "none"} if options.auth == "none" else {}),
+                         "prometheus.io/scrape": "true", "prometheus.io/port": str(model.port),
+                         "prometheus.io/path": contract.metrics_path,
+                         COLD_START_ANNOTATION: str(budget.total_seconds),
+                         SERVER_START_ANNOTATION: str(budget.server_start_seconds),
+                         EXPORTED_METRICS_ANNOTATION: ",".join(contract.exported_metrics())},
+        pod_spec=pod_spec, container=container, contract=contract,
         in_namespace=in_ns, after_identity=after_identity))
+    args.metrics.scrape(ScrapeRequest(parent=parent, name=name, namespace=namespace, selector=selector,
+                                      port_name="http", path=contract.metrics_path, opts=in_ns))
+    _error_alert(parent, name, args, contract, namespace)
 
     k8s.policy.v1.PodDisruptionBudget(
         f"{name}-disruption-budget",
@@ -324,12 +382,16 @@ def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpo
         spec={"pod_selector": {"match_labels": selector},
               "policy_types": ["Ingress"],
               "ingress": [{"from_": ingress.allowed_sources,
+                           "ports": [{"protocol": "TCP", "port": model.port}]},
+                          # The metrics scraper (the same port serves /metrics; the entry never routes it).
+                          {"from_": args.metrics.built.scraper_peers,
                            "ports": [{"protocol": "TCP", "port": model.port}]}]},
         opts=in_ns)
     assert options.hostname is not None
     hostnames = [options.hostname, *(h for h in args.global_hostnames if h != options.hostname)]
     entry = cloud.entry(EntryRequest(parent=parent, name=name, args=args, namespace=namespace, labels=labels,
-                                     service=backend_service, hostnames=hostnames, opts=in_ns))
+                                     service=backend_service, hostnames=hostnames, paths=contract.public_paths,
+                                     opts=in_ns))
     if args.dns_zone is not None:
         # The cell's own name, in the environment's zone, to the load balancer's address.
         args.dns_zone.record(parent, f"{name}-entry-record", options.hostname, entry.record_type, [entry.address],
@@ -338,7 +400,37 @@ def _build_cluster_endpoint(parent: pulumi.Resource, name: str, args: ModelEndpo
     return EndpointOutputs(url=host.apply(lambda h: f"https://{h}"),
                            health_url=host.apply(lambda h: f"https://{h}{model.health_path}"),
                            entry_hostname=host, entry_ip=entry.ip,
-                           api_key_secret=api_key_place.reference if api_key_place is not None else None)
+                           api_key_secret=api_key_place.reference if api_key_place is not None else None,
+                           cold_start_seconds=budget.total_seconds)
+
+
+def _error_alert(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, contract: ServerContract,
+                 namespace: str) -> None:
+    """The endpoint's 5xx alert: more than ERROR_RATIO_THRESHOLD of its requests failed for ERROR_WINDOW,
+    evaluated by the cluster's managed Prometheus over the server's own counters. A server with no such
+    counters (custom, unnamed) relies on the global health check's alert."""
+    if args.alerts is None:
+        return
+    assert args.metrics is not None
+    built = args.metrics.built
+    labels = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in built.query_labels.items()})
+    ratio = labels.apply(lambda ls: contract.error_ratio_query({**ls, "namespace": namespace}))
+    if contract.requests_total is None:
+        return
+    args.metrics.alert(AlertRuleRequest(
+        parent=parent, name=f"{name}-alert-5xx",
+        title=f"{args.options.name} in {args.region}: more than {ERROR_RATIO_THRESHOLD:.0%} of requests failed "
+              f"(5xx) for {ERROR_WINDOW}",
+        expression=ratio.apply(lambda q: f"({q}) > {ERROR_RATIO_THRESHOLD:g}"),
+        for_seconds=300, channel=args.alerts))
+
+
+def _puller(args: ModelEndpointArgs) -> Callable[[str], pulumi.Input[str]]:
+    """How pods name an image: through the cell's cache when there is one."""
+    cache = args.image_cache
+    if cache is None:
+        return lambda image: image
+    return cache.ref
 
 
 def _api_key(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, namespace: str, app: str,
@@ -386,7 +478,8 @@ def standard_ingress(request: EntryRequest, ingress: IngressSettings) -> k8s.net
     backend: k8s.networking.v1.IngressBackendArgsDict = {"service": {"name": request.service, "port": {"number": 80}}}
     spec: k8s.networking.v1.IngressSpecArgsDict = {
         "ingress_class_name": ingress.class_name,
-        "rules": [{"host": host, "http": {"paths": [{"path": "/", "path_type": "Prefix", "backend": backend}]}}
+        "rules": [{"host": host, "http": {"paths": [{"path": path, "path_type": kind, "backend": backend}
+                                                     for path, kind in request.paths]}}
                   for host in request.hostnames]}
     if tls:
         spec["tls"] = tls

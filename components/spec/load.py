@@ -19,7 +19,9 @@ from ..common import InputError, Problem
 from ..backup import backup_problems
 from ..compute import cluster_problems, gpu_pool_problems
 from ..network import network_problems
-from ..serving import auth_problems, endpoint_problems
+from ..images import cache_problems
+from ..serving import auth_problems, endpoint_problems, prod_image_problems
+from ..serving.images import upstreams
 from ..serving.args import STATIC_ENTRY_ADDRESS
 from ..dns import dns_problems
 from ..dns.acme import acme_dns01_problems
@@ -31,7 +33,7 @@ from .model import AwsCell, AzureCell, Cell, EnvironmentSpec, GcpCell
 _CELL: TypeAdapter[Cell] = TypeAdapter(Cell)
 CELL_MODELS: dict[str, type[BaseModel]] = {"aws": AwsCell, "azure": AzureCell, "gcp": GcpCell}
 
-_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup", "secrets", "dns"}
+_OBJECT_KEYS = {"tags", "cells", "targets", "traffic", "backup", "secrets", "dns", "alerts", "images"}
 SECRET_KEYS = {"secrets"}
 SECRET_SHOWN = "<secret>"
 """What a message shows in place of a secret key's value."""
@@ -155,7 +157,8 @@ def _cell_rule_problems(namespace: str, raw_cells: Any, environment: str) -> lis
                                         "allowed: a name no other endpoint of this cell uses"))
             problems += [p.under(f"{path}.endpoints[{j}]")
                          for p in [*endpoint_problems(cell.cloud, cell.region, endpoint, cell.cluster is not None, pools),
-                                   *auth_problems(endpoint, environment)]]
+                                   *auth_problems(endpoint, environment),
+                                   *prod_image_problems(endpoint, environment)]]
     return problems
 
 
@@ -175,6 +178,7 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
                                         f"{p.allowed} (for cell {cell.name!r} on {cell.cloud}; override it "
                                         f"in {key_path(namespace, ('cells', i, 'backup'))})", p.missing))
     problems += _dns_problems(namespace, spec)
+    problems += _alert_and_image_problems(namespace, spec)
     traffic = spec.traffic
     if traffic is None:
         return problems
@@ -207,6 +211,32 @@ def _environment_rule_problems(namespace: str, spec: EnvironmentSpec) -> list[Pr
             f"allowed: at least {worst}, the worst-case failover of {path} ({hc.failure_threshold} failures x "
             f"{hc.interval_seconds}s + {traffic.ttl}s TTL + one {hc.interval_seconds}s probe spread); lower the "
             f"interval, threshold or TTL, or raise the target"))
+    return problems
+
+
+def _alert_and_image_problems(namespace: str, spec: EnvironmentSpec) -> list[Problem]:
+    """Prod tells a person when it breaks; each cell's image cache has the credentials its upstreams
+    need, and every credential names a secret that exists."""
+    problems: list[Problem] = []
+    if spec.environment == "prod" and spec.alerts is None:
+        problems.append(Problem(f"{namespace}:alerts", None, "required in prod: emails and/or a webhook_url that "
+                                "alerts reach (a failing cell, 5xx, a GPU pool at its maximum, a failed backup)",
+                                missing=True))
+    for host, credential in spec.images.credentials.items():
+        if credential.token_secret not in spec.secrets:
+            problems.append(Problem(f"{namespace}:images.credentials.{host}.token_secret", credential.token_secret,
+                                    f"allowed: the name of an entry of {namespace}:secrets "
+                                    f"({', '.join(sorted(spec.secrets)) or 'none set'}); set it with `pulumi config "
+                                    f"set --secret --path '{namespace}:secrets.{credential.token_secret}' <token>`"))
+    seen: set[tuple[str, str]] = set()
+    for cell in spec.cells:
+        if cell.cluster is None:
+            continue
+        for p in cache_problems(cell.cloud, upstreams(cell.cloud, cell.endpoints), spec.images.credentials,
+                                path=f"{namespace}:images"):
+            if (p.path, str(p.received)) not in seen:
+                seen.add((p.path, str(p.received)))
+                problems.append(Problem(p.path, p.received, f"{p.allowed} (cell {cell.name!r})", p.missing))
     return problems
 
 

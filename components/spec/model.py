@@ -18,7 +18,9 @@ from ..backup.args import BackupOptions
 from ..compute.args import ClusterOptions, GpuPoolOptions
 from ..network.args import NetworkOptions
 from ..serving.args import EndpointOptions
+from ..alerts import AlertOptions
 from ..dns import DnsOptions
+from ..images import ImagesOptions
 from ..traffic.args import TrafficOptions
 from ..storage import ObjectStoreOptions
 
@@ -112,6 +114,10 @@ class Targets(_Strict):
     """Most data (in minutes) a recovery may lose. Default: not checked."""
     min_gpu_replicas: int | None = Field(default=None, ge=0)
     """Serving replicas that must remain after losing any one cloud. Default: not checked."""
+    restore_seconds: int | None = Field(default=None, ge=1)
+    """Longest tolerated time, after a loss, until the surviving cells can add serving replicas: the
+    slowest surviving endpoint's cold-start budget (a new GPU node, the image, the model). Checked by
+    `preflight whatif`. Default: not checked."""
     monthly_budget_usd: float | None = Field(default=None, gt=0)
     """Monthly budget the cost estimate must stay under at minimum scale. Default: none."""
 
@@ -183,6 +189,14 @@ class EnvironmentSpec(_Strict):
     backup: BackupOptions | None = None
     """Backups of every cell: RPO, retention, copy region, immutability (cells may override).
     Default: no backups."""
+
+    alerts: AlertOptions | None = None
+    """Who is told when something breaks: email addresses and/or a webhook, reached through a channel
+    per cloud and region (SNS topic, action group, notification channels). Required in prod.
+    Default: none."""
+
+    images: ImagesOptions = ImagesOptions()
+    """Credentials for the upstream registries the cells' image caches pull from. Default: none."""
 
     def secret(self, name: str) -> pulumi.Output[str]:
         """The secret `name` of `aiinfra:secrets`, as a Pulumi secret."""

@@ -36,9 +36,10 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
     else:
         group_name = args.resource_group_name
 
+    account_name = compact_name(name, prefix="st")
     account = azure_native.storage.StorageAccount(
         f"{name}-account",
-        account_name=compact_name(name, prefix="st"),
+        account_name=account_name,
         resource_group_name=group_name,
         location=args.region,
         kind="StorageV2",
@@ -99,5 +100,9 @@ def build(parent: pulumi.Resource, name: str, args: ObjectStoreArgs) -> StoreOut
         }]},
         opts=env.child(parent, depends_on=[blob_service]))
 
-    url = pulumi.Output.concat("https://", account.name, ".blob.core.windows.net/", opts.container_name)
+    # From the names the stack sets (the account's blob endpoint is https://<account>.blob.core.windows.net,
+    # Azure Storage docs, "Storage account endpoints"), so the URL is known in the plan: the model
+    # loader's source and `preflight trace`'s model hop. Whoever reads the container also depends on
+    # it through its grant (a role assignment scoped to the container).
+    url = pulumi.Output.from_input(f"https://{account_name}.blob.core.windows.net/{opts.container_name}")
     return StoreOutputs(bucket_name=container.name, url=url, stateful=stateful, scope_id=container.id)

@@ -23,6 +23,7 @@ from ..common.dispatch import unknown
 from .locations import location_problem, nearest_region
 
 if TYPE_CHECKING:
+    from ..alerts import AlertChannel
     from ..dns import DnsZone
 
 Provider = Literal["route53", "traffic_manager", "cloud_dns"]
@@ -259,6 +260,9 @@ class GlobalEndpointArgs:
     dns_zone_resource_group_name: pulumi.Input[str] | None = None
     """Traffic Manager with `zone_id`: the resource group of the existing Azure DNS zone.
     Default: `resource_group_name`."""
+    alerts: "AlertChannel | None" = None
+    """Where a backend's failing health check is reported, a channel of the traffic provider's cloud (on
+    AWS in us-east-1, where Route 53 publishes health-check metrics). Default: none."""
     zone: "DnsZone | None" = None
     """The environment's DnsZone to put the records in (Route 53 needs a Route 53 zone, Cloud DNS a
     Cloud DNS zone; Traffic Manager's CNAME goes in any). Default: `options.zone`, created here."""

@@ -1,7 +1,8 @@
 """GlobalEndpoint on Cloud DNS: one A record set with a routing policy over health-checked IPs.
 
 Children (role names): `zone` (unless `zone_id`; public, DNSSEC on), `check`,
-`record`.
+`record`, and with an alert channel `alert-<backend>`: a log-match alert policy per backend on the
+health check's log (state changes to UNHEALTHY of its IP; the check then logs, `log_config`).
 
 Cloud DNS health-checks external endpoints by IP address only, with one global
 health check per record set probing every target from exactly 3 source regions
@@ -129,6 +130,9 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, routing
         https_health_check=http if hc.protocol == "HTTPS" else None,
         http_health_check={**http} if hc.protocol == "HTTP" else None,
         tcp_health_check={"port": hc.port} if hc.protocol == "TCP" else None,
+        # Health check logs record each target's health state changes (HEALTHY <-> UNHEALTHY): the
+        # backend alerts match them.
+        log_config={"enable": True} if args.alerts is not None else None,
         opts=env.child(parent))
 
     gcp.dns.RecordSet(
@@ -140,4 +144,36 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, routing
         project=args.project,
         routing_policy=routing(args, check.id),
         opts=env.child(parent))
+    if args.alerts is not None:
+        for backend in args.backends:
+            _backend_alert(parent, name, args, backend)
     return TrafficOutputs(health_check_ids=[check.id], stateful=stateful, name_servers=name_servers)
+
+
+HEALTH_CHECK_LOG = "compute.googleapis.com/healthchecks"
+"""The log a health check with `log_config.enable` writes each target's health state changes to, with
+`jsonPayload.healthCheckProbeResult` (`healthState`, `previousHealthState`, `targetIp`); Cloud Load
+Balancing docs, "Health check logging". Not confirmed by a source read here: that Cloud DNS's checks of
+external endpoints log there the same way (a public sample filters this log by `targetIp` for exactly
+that); the check's state is not exported as a Cloud Monitoring metric for external endpoints."""
+
+
+def unhealthy_log_filter(ip: str) -> str:
+    """Cloud Logging filter of the moments a health check finds `ip` unhealthy."""
+    return (f'log_id("{HEALTH_CHECK_LOG}") AND jsonPayload.healthCheckProbeResult.healthState="UNHEALTHY" '
+            f'AND jsonPayload.healthCheckProbeResult.targetIp="{ip}"')
+
+
+def _backend_alert(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs, backend: Backend) -> None:
+    """A log-match alert policy per backend: the global health check marked its IP unhealthy (Cloud DNS
+    then answers with the other backends)."""
+    from ..alerts.gcp import alert_policy
+    assert args.alerts is not None
+    title = f"Global name {args.options.hostname}: backend {backend.name} ({backend.cloud} {backend.region}) failing its health check"
+    log_filter = pulumi.Output.from_input(backend.ip or "").apply(unhealthy_log_filter)
+    alert_policy(
+        parent, f"{name}-alert-{backend.name}", args.alerts, args.project, title,
+        {"display_name": title, "condition_matched_log": {"filter": log_filter}},
+        environment=args.environment, rate_limit_seconds=300,
+        documentation=(f"{title}. Cloud DNS stops answering with its address until it passes "
+                       f"2 probes again; check the cell's entry and endpoint."))

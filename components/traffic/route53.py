@@ -1,6 +1,7 @@
 """GlobalEndpoint on Route 53: a health check per backend and one record per backend (and location).
 
-Children (role names): `zone` (unless `zone_id`), `check-<backend>` per backend,
+Children (role names): `zone` (unless `zone_id`), `check-<backend>` per backend
+and, with an alert channel, `alarm-<backend>` (its CloudWatch alarm in us-east-1),
 `record-<backend>` per backend (geo: `record-<backend>-<code>`, `*` as `default`),
 failover: `primary-<priority>` / `secondary-<priority>` (the priority of the level
 the record answers with) and `group-<priority>-<backend>`.
@@ -34,10 +35,15 @@ from typing import Any, Callable, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from ..common import InputError, Problem
 from ..common.dispatch import unknown
 from .args import CONTINENTS, DEFAULT_GEO, POLICIES, Backend, GlobalEndpointArgs, Policy, TrafficBuilder, \
     TrafficOutputs, assign_priorities, effective_weight
 from .locations import nearest_region
+
+
+HEALTH_METRICS_REGION = "us-east-1"
+"""Where Route 53 publishes health-check metrics, whatever the region of the caller."""
 
 
 def _geo_location(code: str) -> dict[str, str]:
@@ -95,6 +101,32 @@ class _Builder:
             enable_sni=True if hc.protocol == "HTTPS" else None,
             measure_latency=True,
             opts=self.env.child(self.parent))
+
+    def health_alarms(self) -> None:
+        """With an alert channel: an alarm per backend when its health check reports unhealthy for a
+        minute. Route 53 publishes `HealthCheckStatus` (1 healthy, 0 unhealthy; dimension
+        `HealthCheckId`) to CloudWatch in us-east-1 only, so the alarms, and the channel's SNS topic
+        they publish to, are there (Route 53 developer guide, "Monitoring health checks using
+        CloudWatch")."""
+        channel = self.args.alerts
+        if channel is None:
+            return
+        if channel.region != HEALTH_METRICS_REGION:
+            raise InputError(f"invalid GlobalEndpoint {self.name!r}", [Problem(
+                "GlobalEndpointArgs.alerts", f"a channel in {channel.region}",
+                f"allowed: a channel in {HEALTH_METRICS_REGION}, where Route 53 publishes health-check metrics "
+                "(a CloudWatch alarm notifies only an SNS topic of its own region)")])
+        for backend, check in self.checks.items():
+            aws.cloudwatch.MetricAlarm(
+                f"{self.name}-alarm-{backend}",
+                alarm_description=f"Route 53 health check of backend {backend} of {self.hostname} failing",
+                namespace="AWS/Route53", metric_name="HealthCheckStatus", dimensions={"HealthCheckId": check.id},
+                statistic="Minimum", period=60, evaluation_periods=1, threshold=1,
+                comparison_operator="LessThanThreshold",
+                # No data from a health check that exists means Route 53 cannot tell it is healthy.
+                treat_missing_data="breaching",
+                alarm_actions=list(channel.targets), ok_actions=list(channel.targets),
+                region=HEALTH_METRICS_REGION, opts=self.env.child(self.parent))
 
     def record(self, role: str, b: Backend, *, name: str | None = None, set_identifier: str | None = None,
                **policy: Any) -> aws.route53.Record:
@@ -202,6 +234,7 @@ def builder(policy: Policy) -> TrafficBuilder:
     def build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs) -> TrafficOutputs:
         built = _Builder(parent, name, args)
         records(built)
+        built.health_alarms()
         return TrafficOutputs(health_check_ids=[c.id for c in built.checks.values()], stateful=built.stateful,
                               name_servers=built.name_servers)
     return build

@@ -1,7 +1,8 @@
 """GlobalEndpoint on Azure Traffic Manager, with the hostname a CNAME in Azure DNS.
 
 Children (role names): `profile` (geo: `profile` plus `profile-<backend>` per
-backend), `zone` (unless `zone_id`), `cname`.
+backend), `zone` (unless `zone_id`), `cname`; with an alert channel `alert-<backend>` per backend (a
+metric alert on its probe state, to the channel's action group).
 
 Endpoints are inline external endpoints only (separate endpoint resources fight
 the profile's endpoint list: terraform-provider-azurerm #6041). Routing methods:
@@ -68,6 +69,8 @@ class _Builder:
         assert args.resource_group_name is not None  # checked by GlobalEndpoint
         self.group: pulumi.Input[str] = args.resource_group_name
         self.profiles: list[azure_native.trafficmanager.Profile] = []
+        self.home: dict[str, azure_native.trafficmanager.Profile] = {}
+        """Per backend, the profile probing it as its first-choice external endpoint (its alert's scope)."""
 
     def monitor(self) -> azure_native.trafficmanager.MonitorConfigArgsDict:
         hc = self.options.health_check
@@ -120,7 +123,9 @@ class _Builder:
 
     def _one(self, endpoints: list[_Endpoint], **extra: Any) -> tuple[azure_native.trafficmanager.Profile, str]:
         """The one profile of a policy without nested profiles."""
-        return self.profile("profile", self.name, ROUTING_METHODS[self.options.policy], endpoints, **extra)
+        built = self.profile("profile", self.name, ROUTING_METHODS[self.options.policy], endpoints, **extra)
+        self.home.update({b.name: built[0] for b in self.args.backends})
+        return built
 
     def weighted(self) -> tuple[azure_native.trafficmanager.Profile, str]:
         return self._one([self.external(b, weight=effective_weight(self.options, b.weight))
@@ -149,6 +154,7 @@ class _Builder:
             order = [b, *fallbacks]
             child, _ = self.profile(f"profile-{b.name}", f"{self.name}-{b.name}", "Priority",
                                     [self.external(e, priority=i + 1) for i, e in enumerate(order)])
+            self.home[b.name] = child
             nested.append({"name": b.name, "type": NESTED, "endpoint_status": "Enabled", "target_resource_id": child.id,
                            "min_child_endpoints": 1, "geo_mapping": geo_codes(b.geo)})
         return self.profile("profile", self.name, ROUTING_METHODS["geo"], nested)
@@ -181,7 +187,8 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs,
     env, options = args.environment, args.options
     built = _Builder(parent, name, args)
     profile, fqdn = profiles(built)
-
+    if args.alerts is not None:
+        _health_alerts(built, args)
     stateful: list[pulumi.Resource] = []
     name_servers: pulumi.Output[Sequence[str]] | None = None
     if args.zone is not None:  # the environment's zone, on whichever provider serves it
@@ -210,3 +217,26 @@ def _build(parent: pulumi.Resource, name: str, args: GlobalEndpointArgs,
         opts=env.child(parent, depends_on=[profile]))
     return TrafficOutputs(health_check_ids=[p.id for p in built.profiles], stateful=stateful,
                           name_servers=name_servers)
+
+
+ENDPOINT_STATE_METRIC = "ProbeAgentCurrentEndpointStateByProfileResourceId"
+"""Traffic Manager's per-endpoint probe state, 1 while the endpoint is online and 0 while degraded, with
+dimension `EndpointName` (Azure Monitor docs, "Supported metrics for
+Microsoft.Network/trafficManagerProfiles": Endpoint Status by Endpoint)."""
+PROFILE_TYPE = "Microsoft.Network/trafficManagerProfiles"
+HEALTH_ALERT_WINDOW = "PT5M"
+
+
+def _health_alerts(built: _Builder, args: GlobalEndpointArgs) -> None:
+    """Per backend, a metric alert (`alert-<backend>`) to the channel while Traffic Manager's probes have
+    seen it degraded for a whole HEALTH_ALERT_WINDOW (maximum endpoint state below 1), on the profile
+    that probes it first."""
+    assert args.alerts is not None
+    from ..alerts.azure import metric_alert
+    for b in args.backends:
+        metric_alert(built.parent, f"{built.name}-alert-{b.name}", built.env, built.group, args.alerts,
+                     scope=built.home[b.name].id, target_type=PROFILE_TYPE, metric=ENDPOINT_STATE_METRIC,
+                     aggregation="Maximum", operator="LessThan", threshold=1, window=HEALTH_ALERT_WINDOW,
+                     dimensions=[{"name": "EndpointName", "operator": "Include", "values": [b.name]}],
+                     description=f"{args.options.hostname}: the health check of backend {b.name} failed "
+                                 "for 5 minutes; Traffic Manager sends clients elsewhere")

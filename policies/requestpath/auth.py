@@ -23,14 +23,22 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
+def _key_envs(container: dict[str, Any]) -> tuple[str, ...]:
+    """The variables a container's server reads its API key from: VLLM_API_KEY, and API_KEY for TGI."""
+    image = container.get("image")
+    tgi = isinstance(image, str) and "huggingface/text-generation-inference" in image
+    return (F.VLLM_API_KEY_ENV, F.TGI_API_KEY_ENV) if tgi else (F.VLLM_API_KEY_ENV,)
+
+
 def container_key(container: dict[str, Any]) -> str | None:
     """How a container requires a key, or None."""
+    names = _key_envs(container)
     for env in container.get("env") or []:
-        if isinstance(env, dict) and env.get("name") == F.VLLM_API_KEY_ENV and (env.get("value") or env.get("valueFrom")):
+        if isinstance(env, dict) and env.get("name") in names and (env.get("value") or env.get("valueFrom")):
             source = env.get("valueFrom")
             if isinstance(source, dict) and isinstance(source.get("secretKeyRef"), dict):
-                return f"{F.VLLM_API_KEY_ENV} from secret {source['secretKeyRef'].get('name')}"
-            return F.VLLM_API_KEY_ENV
+                return f"{env.get('name')} from secret {source['secretKeyRef'].get('name')}"
+            return str(env.get("name"))
     for arg in _strings(container.get("command")) + _strings(container.get("args")):
         if arg == F.VLLM_API_KEY_ARG or arg.startswith(F.VLLM_API_KEY_ARG + "=") or f" {F.VLLM_API_KEY_ARG}" in f" {arg}":
             return F.VLLM_API_KEY_ARG

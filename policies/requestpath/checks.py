@@ -120,3 +120,59 @@ def open_entries(index: Index) -> list[OpenEntry]:
                         seen.add(key)
                         out.append(OpenEntry(e, host, w.workload, auth, declared))
     return out
+
+
+# --- the workload's supply (image, model, autoscaler): every pod source of the stack --------------
+
+@dataclass(frozen=True)
+class SupplyFinding:
+    workload: Resource
+    hop: Hop
+    outside: str | None = None
+    """What the workload takes from outside the cell on this hop (images, a hub model), when it still serves."""
+
+
+def _supply_walk(index: Index, workload: Resource) -> Walk:
+    from .model import engine_of
+    from .workload import template_of
+    w = Walk(index, workload.k8s_name or workload.name, None)
+    w.cluster = index.cluster(workload)
+    t = template_of(workload)
+    if t is not None and t.containers:
+        w.container = next((c for c in t.containers if engine_of(c) is not None), t.containers[0])
+    return w
+
+
+def supply(index: Index, hop_name: str) -> list[SupplyFinding]:
+    """The `hop_name` hop (image, model or autoscaler) of every Deployment, StatefulSet, ReplicaSet, Pod
+    and InferenceService of the stack, whether or not an entry routes to it."""
+    from .registry import resolvers
+    from .workload import POD_SOURCES
+    found: list[SupplyFinding] = []
+    for workload in index.of_type(*POD_SOURCES):
+        w = _supply_walk(index, workload)
+        chosen = next((r for r in resolvers(hop_name) if r.handles(w, workload)), None)
+        if chosen is None:
+            continue
+        hop = chosen.resolve(w, workload).hop
+        outside: str | None = None
+        if hop_name == "image":
+            far = [p for p in w.extra.get("images", []) if p.where == "outside"]
+            outside = ", ".join(p.image for p in far) or None
+        elif hop_name == "model":
+            outside = w.extra.get("model_outside")
+        found.append(SupplyFinding(workload, hop, outside))
+    return found
+
+
+def model_servers(index: Index) -> list[Resource]:
+    """Pod sources with a recognised model server container."""
+    from .model import engine_of
+    from .workload import template_of
+    out = []
+    from .workload import POD_SOURCES
+    for workload in index.of_type(*POD_SOURCES):
+        t = template_of(workload)
+        if t is not None and any(engine_of(c) is not None for c in t.containers):
+            out.append(workload)
+    return out

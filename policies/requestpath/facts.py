@@ -169,6 +169,54 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
          "vLLM's OpenAI-compatible server requires 'Authorization: Bearer <key>' when started with --api-key or "
          "with the VLLM_API_KEY environment variable",
          "vllm-project/vllm vllm/entrypoints/openai/cli_args.py (--api-key), docs serving/openai_compatible_server.md"),
+    # --- the workload's supply: image, model, autoscaler, cold start ----------------------------------
+    Fact("ecr-pull-through-cache",
+         "An image named <account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<path> is pulled through the ECR "
+         "pull-through cache rule whose ecrRepositoryPrefix is <prefix>; without such a rule the pull fails "
+         "(the repository does not exist)",
+         "AWS docs, Amazon ECR User Guide, 'Sync an upstream registry with an Amazon ECR private registry'"),
+    Fact("artifact-registry-remote",
+         "An image named <location>-docker.pkg.dev/<project>/<repository>/<path> of a remote repository is "
+         "fetched from the repository's upstream on first pull and cached",
+         "Google Cloud docs, Artifact Registry, 'Remote repositories overview'"),
+    Fact("acr-cache-rule",
+         "An image named <registry>.azurecr.io/<target repository> is pulled through the ACR cache rule whose "
+         "targetRepository matches it (a trailing /* matches any path below)",
+         "Azure docs, Azure Container Registry, 'Artifact cache'"),
+    Fact("hf-hub-offline",
+         "With HF_HUB_OFFLINE=1, huggingface_hub never downloads: a model id that is not a local path fails "
+         "at start instead of fetching from the Hugging Face hub",
+         "huggingface/huggingface_hub src/huggingface_hub/constants.py HF_HUB_OFFLINE"),
+    Fact("engine-model-flag",
+         "vLLM's OpenAI server loads the model named by --model (without it, its built-in default model from "
+         "the hub); TGI's launcher loads --model-id (env MODEL_ID). A value that is not a local directory is a "
+         "Hugging Face hub id",
+         "vllm-project/vllm vllm/engine/arg_utils.py EngineArgs.model; huggingface/text-generation-inference "
+         "launcher/src/main.rs Args.model_id"),
+    Fact("engine-metrics",
+         "vLLM exports vllm:num_requests_running, vllm:num_requests_waiting, vllm:request_success_total and "
+         "http_requests_total on /metrics; TGI exports tgi_batch_current_size, tgi_queue_size, "
+         "tgi_request_success, tgi_request_count and tgi_request_failure",
+         "vllm-project/vllm vllm/v1/metrics/loggers.py, api_server.py mount_metrics; "
+         "huggingface/text-generation-inference router/src/server.rs, backends/v3/src/queue.rs"),
+    Fact("keda-prometheus",
+         "A KEDA ScaledObject with a prometheus trigger makes KEDA's metrics server evaluate the trigger's query "
+         "against serverAddress and serve the result to the HPA KEDA creates; it needs KEDA on the cluster and "
+         "the TriggerAuthentication or ClusterTriggerAuthentication its authenticationRef names",
+         "kedacore/keda pkg/scalers/prometheus_scaler.go; KEDA docs, Scalers > Prometheus"),
+    Fact("hpa-custom-metrics",
+         "An HPA's Pods, Object or External metric is read from the custom or external metrics API, which only "
+         "an adapter (KEDA, prometheus-adapter, the Stackdriver adapter) serves; without one the HPA never scales",
+         "Kubernetes docs, 'Horizontal Pod Autoscaling' > 'Support for metrics APIs'"),
+    Fact("scrape-annotations",
+         "The clusters' scrapers collect pods labelled aiinfra.io/metrics=true on the port and path of the "
+         "prometheus.io/port and prometheus.io/path annotations (or a PodMonitoring/PodMonitor selecting them)",
+         "this project's convention (components/metrics); Google Cloud docs, 'Managed Service for Prometheus' "
+         "> PodMonitoring; Azure docs, 'Customize scraping of Prometheus metrics' (pod annotations)"),
+    Fact("cold-start-budget",
+         "The pod annotation aiinfra.io/cold-start-seconds is the computed worst-case time from a pod's creation "
+         "to its first ready replica on a new GPU node: node provisioning, image pull, model copy, engine load",
+         "this project's convention (components/serving/coldstart.py, components/catalog/coldstart.py)"),
     Fact("auth-declared-none",
          "The pod template annotation aiinfra.io/auth: none declares a deliberately open endpoint "
          "(this project's convention; the policy pack allows it outside prod)",
@@ -232,3 +280,48 @@ AUTH_OPT_OUT = ("aiinfra.io/auth", "none")
 """Pod template annotation (key, value) that declares an endpoint open on purpose."""
 VLLM_API_KEY_ENV = "VLLM_API_KEY"
 VLLM_API_KEY_ARG = "--api-key"
+TGI_API_KEY_ENV = "API_KEY"
+"""TGI's launcher reads --api-key from API_KEY (launcher/src/main.rs Args.api_key, `#[clap(long, env)]`)."""
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What a model server image does, for the model and autoscaler hops."""
+
+    name: str
+    repository: str
+    """The image path (registry and cache prefixes stripped), e.g. vllm/vllm-openai."""
+    model_flags: tuple[str, ...]
+    model_env: str | None
+    api_key_env: str
+    metrics: frozenset[str]
+    """Metric names it exports (histograms also as _bucket, _sum, _count)."""
+    metric_prefix: str | None
+    """Every metric of its own carries this prefix (`vllm:`): a query on another name of that prefix is a
+    metric of a newer or older release, reported unknown rather than broken."""
+
+
+ENGINES: tuple[EngineFacts, ...] = (
+    EngineFacts("vLLM", "vllm/vllm-openai", ("--model",), None, VLLM_API_KEY_ENV,
+                frozenset({"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:request_success_total",
+                           "vllm:kv_cache_usage_perc", "vllm:prompt_tokens_total", "vllm:generation_tokens_total",
+                           "vllm:e2e_request_latency_seconds", "vllm:time_to_first_token_seconds",
+                           "http_requests_total", "http_request_duration_seconds"}), "vllm:"),
+    EngineFacts("TGI", "huggingface/text-generation-inference", ("--model-id",), "MODEL_ID", TGI_API_KEY_ENV,
+                frozenset({"tgi_batch_current_size", "tgi_queue_size", "tgi_request_success", "tgi_request_count",
+                           "tgi_request_failure", "tgi_request_duration", "tgi_batch_current_max_tokens"}), "tgi_"),
+)
+"""Model servers the hops recognise by image path (engine-metrics, engine-model-flag)."""
+
+HF_OFFLINE_ENV = ("HF_HUB_OFFLINE", "1")
+EXPORTED_METRICS_ANNOTATION = "aiinfra.io/exported-metrics"
+"""Pod template annotation: the comma-separated metrics a server of no recognised image exports (this
+project writes it for every engine; a user's program may too)."""
+SCRAPE_LABEL = ("aiinfra.io/metrics", "true")
+SCRAPE_ANNOTATION = ("prometheus.io/scrape", "true")
+COLD_START_ANNOTATION = "aiinfra.io/cold-start-seconds"
+STORE_URL_PREFIXES = ("s3://", "gs://", "https://")
+"""How a copy tool names an object store location (Azure blobs: https://<account>.blob.core.windows.net/)."""
+BLOB_HOST_SUFFIX = ".blob.core.windows.net"
+KEDA_CHARTS = frozenset({"keda"})
+METRICS_ADAPTER_CHARTS = frozenset({"keda", "prometheus-adapter", "custom-metrics-stackdriver-adapter"})

@@ -162,7 +162,8 @@ class Resource:
 
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterIssuer", "IngressClass", "GatewayClass", "ClusterRole",
                             "ClusterRoleBinding", "CustomResourceDefinition", "Node", "PersistentVolume",
-                            "StorageClass", "PriorityClass", "NginxIngressController"})
+                            "StorageClass", "PriorityClass", "NginxIngressController",
+                            "ClusterTriggerAuthentication"})
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,16 @@ class Index:
             found = Cluster(fed[0].urn, fed[0].name) if fed else Cluster(provider.urn, provider.name)
         self._clusters[r.provider] = found
         return found
+
+    def cluster_resource(self, cluster: Cluster) -> "Resource | None":
+        """The cluster resource itself (EKS, GKE, AKS): the key's resource, or, when the provider's
+        kubeconfig came from an invoke (AKS credentials) and so names no resource, the one cluster
+        resource that shares the provider's parent component."""
+        found = self.by_urn.get(cluster.key)
+        if found is None or found.type in CLUSTER_TYPES:
+            return found
+        siblings = [r for r in self.resources if r.type in CLUSTER_TYPES and r.parent and r.parent == found.parent]
+        return siblings[0] if len(siblings) == 1 else None
 
     def objects(self, cluster: Cluster, types: Iterable[str], namespace: str | None = None,
                 name: str | None = None) -> list[Resource]:

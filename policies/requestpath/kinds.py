@@ -50,3 +50,20 @@ CERT_MANAGER_ISSUER = ("kubernetes:cert-manager.io/v1:Issuer",)
 CERT_MANAGER_CLUSTER_ISSUER = ("kubernetes:cert-manager.io/v1:ClusterIssuer",)
 MANAGED_CERTIFICATE = ("kubernetes:networking.gke.io/v1:ManagedCertificate",
                        "kubernetes:networking.gke.io/v1beta2:ManagedCertificate")
+
+# --- the workload's supply ---------------------------------------------------------------------------
+SCALED_OBJECT = ("kubernetes:keda.sh/v1alpha1:ScaledObject",)
+TRIGGER_AUTHENTICATION = ("kubernetes:keda.sh/v1alpha1:TriggerAuthentication",)
+CLUSTER_TRIGGER_AUTHENTICATION = ("kubernetes:keda.sh/v1alpha1:ClusterTriggerAuthentication",)
+POD_MONITORING = ("kubernetes:monitoring.googleapis.com/v1:PodMonitoring",
+                  "kubernetes:monitoring.coreos.com/v1:PodMonitor", "kubernetes:azmonitoring.coreos.com/v1:PodMonitor")
+CONFIG_MAP = ("kubernetes:core/v1:ConfigMap",)
+NETWORK_POLICY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy",)
+AMP_SCRAPER = "aws:amp/scraper:Scraper"
+AZURE_DATA_COLLECTION_RULE = ("azure-native:insights:DataCollectionRule", "azure-native:monitor:DataCollectionRule")
+ECR_PULL_THROUGH = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+ARTIFACT_REGISTRY_REPOSITORY = "gcp:artifactregistry/repository:Repository"
+ACR_CACHE_RULE = ("azure-native:containerregistry:CacheRule",)
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+AKS_CLUSTER = ("azure-native:containerservice:ManagedCluster",)

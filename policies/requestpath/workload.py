@@ -31,6 +31,9 @@ class PodTemplate:
     """An int, or UNKNOWN."""
     default_port: int | None = None
     """The port a container serves on when it declares none (KServe: 8080)."""
+    init_containers: tuple[dict[str, Any], ...] = ()
+    volumes: tuple[dict[str, Any], ...] = ()
+    service_account: str | None = None
 
 
 def _template(r: Resource, replicas_key: tuple[str, ...] | None) -> PodTemplate:
@@ -45,7 +48,19 @@ def _template(r: Resource, replicas_key: tuple[str, ...] | None) -> PodTemplate:
     containers = [c for c in (spec.get("containers") or []) if isinstance(c, dict)] if isinstance(spec, dict) else []
     replicas = r.get(*replicas_key, default=1) if replicas_key is not None else 1
     return PodTemplate(labels if isinstance(labels, dict) else None,
-                       annotations if isinstance(annotations, dict) else {}, containers, replicas)
+                       annotations if isinstance(annotations, dict) else {}, containers, replicas,
+                       init_containers=_dicts(spec, "initContainers"), volumes=_dicts(spec, "volumes"),
+                       service_account=_string(spec, "serviceAccountName"))
+
+
+def _dicts(spec: Any, key: str) -> tuple[dict[str, Any], ...]:
+    value = spec.get(key) if isinstance(spec, dict) else None
+    return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
+
+
+def _string(spec: Any, key: str) -> str | None:
+    value = spec.get(key) if isinstance(spec, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _inference_service(r: Resource) -> PodTemplate:
@@ -59,7 +74,9 @@ def _inference_service(r: Resource) -> PodTemplate:
     if isinstance(model, dict):
         containers = [{"name": "kserve-container", **model}, *containers]
     annotations = {**r.annotations, **(predictor.get("annotations") or {})}
-    return PodTemplate(labels, annotations, containers, predictor.get("minReplicas", 1), 8080)
+    return PodTemplate(labels, annotations, containers, predictor.get("minReplicas", 1), 8080,
+                       init_containers=_dicts(predictor, "initContainers"), volumes=_dicts(predictor, "volumes"),
+                       service_account=_string(predictor, "serviceAccountName"))
 
 
 POD_SOURCES: dict[str, Callable[[Resource], PodTemplate]] = {
@@ -76,8 +93,32 @@ def template_of(r: Resource) -> PodTemplate | None:
     return source(r) if source is not None else None
 
 
+def scaled_target(r: Resource) -> tuple[str, str | None]:
+    """(kind, name) an autoscaler of `r` targets: KServe's Deployment `<name>-predictor` for an
+    InferenceService (serving.kserve.io docs: RawDeployment mode)."""
+    if r.type == kinds.INFERENCE_SERVICE:
+        return "Deployment", f"{r.k8s_name}-predictor" if r.k8s_name else None
+    return r.kind, r.k8s_name
+
+
+def scalers_of(w: Walk, r: Resource) -> list[Resource]:
+    """The KEDA ScaledObjects and HPAs of the workload's cluster and namespace that target `r`."""
+    cluster = w.cluster or w.index.cluster(r)
+    kind, name = scaled_target(r)
+    found = []
+    for scaler in w.index.objects(cluster, (*kinds.HPA, *kinds.SCALED_OBJECT), namespace=r.namespace):
+        ref = scaler.get("spec", "scaleTargetRef") or {}
+        if isinstance(ref, dict) and ref.get("name") == name and ref.get("kind", "Deployment") == kind:
+            found.append(scaler)
+    return found
+
+
 def _min_replicas(w: Walk, r: Resource, t: PodTemplate) -> tuple[Any, str]:
     """(minimum replicas, where from)."""
+    for scaler in scalers_of(w, r):
+        if scaler.type in kinds.SCALED_OBJECT:
+            # KEDA's default minReplicaCount is 0 (KEDA docs, ScaledObject spec).
+            return scaler.get("spec", "minReplicaCount", default=0), f"ScaledObject {scaler.k8s_ref} minReplicaCount"
     if r.type in (kinds.DEPLOYMENT, kinds.STATEFUL_SET, kinds.REPLICA_SET) and w.cluster is not None:
         for hpa in w.index.objects(w.cluster, kinds.HPA, namespace=r.namespace):
             ref = hpa.get("spec", "scaleTargetRef") or {}
@@ -135,7 +176,7 @@ def _workload(w: Walk, svc: Resource) -> Step:
             problems.append((r, f"{r.kind} {r.k8s_ref}: {source} unknown offline"))
             continue
         container, how = _container_for(t, w.target_port)
-        if replicas < 1 and r.type != kinds.INFERENCE_SERVICE:
+        if replicas < 1 and r.type != kinds.INFERENCE_SERVICE and "ScaledObject" not in source:
             problems.append((r, f"no endpoints: {r.kind} {r.k8s_ref} keeps {int(replicas)} replicas ({source})"))
             continue
         if container is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pulumi_policy import Policy
 
-from . import backups, clusters, entry, node_pools, protection, serving, storage, tags, traffic, workloads
+from . import backups, clusters, entry, node_pools, protection, serving, storage, supply, tags, traffic, workloads
 
 AREAS = {
     "storage": storage.POLICIES,
@@ -16,6 +16,7 @@ AREAS = {
     "serving": serving.POLICIES,
     "traffic": traffic.POLICIES,
     "entry": entry.POLICIES,
+    "supply": supply.POLICIES,
     "backups": backups.POLICIES,
     "tags": tags.POLICIES,
     "protection": protection.POLICIES,

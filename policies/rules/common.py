@@ -169,13 +169,15 @@ TAG_KEYS = ("tags", "labels", "resourceLabels")
 
 
 def tags_of(type_token: str, props: Mapping[str, Any]) -> Any:
-    """The cloud tags/labels of a resource's inputs: AWS and Azure `tags`, GCP `labels` or `resourceLabels`.
+    """The cloud tags/labels of a resource's inputs: AWS and Azure `tags`, GCP `userLabels` (Monitoring
+    notification channels and alert policies, whose `labels` are the channel type's settings), `labels` or
+    `resourceLabels`.
 
     Returns the dict (values may be UNKNOWN), UNKNOWN when the whole map is unknown, or None.
     """
     package = type_token.split(":", 1)[0]
     if package == "gcp":
-        keys: tuple[str, ...] = ("labels", "resourceLabels")
+        keys: tuple[str, ...] = ("userLabels", "labels", "resourceLabels")
     elif package in ("aws", "azure-native"):
         keys = ("tags",)
     else:

@@ -1,7 +1,7 @@
 """Cost and ownership tags on every taggable cloud resource.
 
 A resource is taggable when it is an AWS, Azure or GCP custom resource and either sets its tag
-property (AWS/Azure `tags`, GCP `labels` or `resourceLabels`) or is one of `ALWAYS_TAGGABLE`, the
+property (AWS/Azure `tags`, GCP `userLabels`, `labels` or `resourceLabels`) or is one of `ALWAYS_TAGGABLE`, the
 types this project creates that support tags, so dropping the property entirely does not escape the
 rule. Component resources (aiinfra:*), Kubernetes objects (their labels are scheduling metadata,
 not cost tags) and resources without a tag property are out of scope. AWS provider `defaultTags`

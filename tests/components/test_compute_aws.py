@@ -375,8 +375,16 @@ def test_existing_subnets_create_no_network(aws_plans: dict[str, Any]) -> None:
 def test_every_resource_of_the_cell_is_under_its_components(aws_plans: dict[str, Any], stack: str) -> None:
     plan = aws_plans[stack]
     index = by_urn(plan)
-    components = {"aiinfra:storage:ObjectStore", "aiinfra:network:Network", "aiinfra:compute:KubernetesCluster"}
+    components = {"aiinfra:storage:ObjectStore", "aiinfra:network:Network", "aiinfra:compute:KubernetesCluster",
+                  "aiinfra:metrics:ClusterMetrics", "aiinfra:images:ImageCache", "aiinfra:alerts:AlertChannel"}
     cell = _cell(plan)
+    # The cell's own components: the metrics pipeline always (KEDA, the scraper, DCGM), the alert channel
+    # where the stack names one (staging, prod); no image cache, as no workload (endpoint) is planned here.
+    expected = components - {"aiinfra:images:ImageCache", "aiinfra:alerts:AlertChannel"}
+    if stack in ("staging", "prod"):
+        expected.add("aiinfra:alerts:AlertChannel")
+    children = {r["type"] for r in plan["resources"] if r.get("parent") == cell["urn"] and not r["custom"]}
+    assert children == expected, children
     for r in plan["resources"]:
         if r["type"] in ("pulumi:pulumi:Stack", "aiinfra:index:Cell", *components) or r["type"].startswith("pulumi:providers:"):
             continue

@@ -41,8 +41,11 @@ def _prod_config() -> dict[str, Any]:
     # Compute only: the cell's endpoints add vaults, identities and roles of their own
     # (tests/components/test_serving_azure.py covers them).
     cells = [{k: v for k, v in c.items() if k not in ("endpoints", "backup")} for c in cells]
+    # prod requires an alert channel (the GPU pool at its maximum alerts it); the image credentials and
+    # the secret they name come along as shipped.
     return {"aiinfra:environment": config["aiinfra:environment"], "aiinfra:tags": config["aiinfra:tags"],
-            "aiinfra:cells": cells}
+            "aiinfra:cells": cells,
+            **{key: config[key] for key in ("aiinfra:alerts", "aiinfra:images", "aiinfra:secrets")}}
 
 
 def _dev_config(prod: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +142,8 @@ def test_vault_has_purge_protection_rbac_and_a_compact_global_name(azure_plans: 
 def test_control_plane_identity_gets_network_and_crypto_roles_before_the_cluster(azure_plans: dict[str, Any]) -> None:
     plan = azure_plans["prod"]
     cluster = _one(plan, CLUSTER)
-    identity = _one(plan, "azure-native:managedidentity:UserAssignedIdentity")
+    # The cluster's own identity; the cell's metrics pipeline has another (KEDA's, to read its Prometheus).
+    identity = _named(plan, "azure-native:managedidentity:UserAssignedIdentity", "azure-eus-cluster-identity")
     assert cluster["inputs"]["identity"]["type"] == "UserAssigned"
     assert identity["urn"] in cluster["propertyDependencies"]["identity"]
     network_role = _named(plan, ROLE, "azure-eus-cluster-network-role")
@@ -321,32 +325,46 @@ def test_dev_two_zone_network_keeps_a_zone_redundant_ip(azure_plans: dict[str, A
 @pytest.mark.parametrize("stack", ["prod", "dev", "staging"])
 def test_every_resource_is_parented_under_the_cells_components(azure_plans: dict[str, Any], stack: str) -> None:
     plan = azure_plans[stack]
-    owners = {
-        "azure-native:network:": "aiinfra:network:Network",
-        CLUSTER: "aiinfra:compute:KubernetesCluster",
-        VAULT: "aiinfra:compute:KubernetesCluster",
-        KEY: "aiinfra:compute:KubernetesCluster",
-        ROLE: "aiinfra:compute:KubernetesCluster",
-        "azure-native:monitor:": "aiinfra:compute:KubernetesCluster",
-        "azure-native:operationalinsights:": "aiinfra:compute:KubernetesCluster",
-        "azure-native:managedidentity:": "aiinfra:compute:KubernetesCluster",
-        POOL: "aiinfra:compute:GpuNodePool",
+    cluster, metrics, pool_owner = ("aiinfra:compute:KubernetesCluster", "aiinfra:metrics:ClusterMetrics",
+                                    "aiinfra:compute:GpuNodePool")
+    action_group, at_max = "azure-native:monitor:ActionGroup", "azure-native:alertsmanagement:PrometheusRuleGroup"
+    # Each type (prefix) and the components allowed to own it; the longest matching prefix decides. The cell's
+    # metrics pipeline (Azure Monitor workspace, its data collection, KEDA's identity and reader role) sits
+    # beside the cluster; the alert channel owns the action group; a pool owns its at-max alert.
+    owners: dict[str, set[str]] = {
+        "azure-native:network:": {"aiinfra:network:Network"},
+        CLUSTER: {cluster},
+        VAULT: {cluster},
+        KEY: {cluster},
+        ROLE: {cluster, metrics},
+        "azure-native:monitor:": {cluster, metrics},
+        action_group: {"aiinfra:alerts:AlertChannel"},
+        "azure-native:operationalinsights:": {cluster},
+        "azure-native:managedidentity:": {cluster, metrics},
+        POOL: {pool_owner},
+        at_max: {pool_owner},
     }
     index = by_urn(plan)
-    seen = set()
+    seen: set[tuple[str, str]] = set()
     for r in plan["resources"]:
-        for prefix, owner in owners.items():
-            if r["type"].startswith(prefix):
-                seen.add(prefix)
-                assert index[r["parent"]]["type"] == owner, r["urn"]
-                assert cell_of(plan, r) == "azure-eus", r["urn"]
-                # Through the cell's Azure provider, never a default provider.
-                assert r["provider"] and r["provider"].endswith("::azure-eus-azure"), r["urn"]
-        if r["type"] == POOL:
-            assert "aiinfra:compute:KubernetesCluster" in [a["type"] for a in ancestors(plan, r)]
-    expected = set(owners) - ({"azure-native:network:"} if stack == "staging" else set())
-    expected -= {VAULT, KEY} if stack == "staging" else set()
-    assert seen == expected
+        matching = [prefix for prefix in owners if r["type"].startswith(prefix)]
+        if not matching:
+            continue
+        prefix = max(matching, key=len)
+        owner = index[r["parent"]]["type"]
+        assert owner in owners[prefix], r["urn"]
+        seen.add((prefix, owner))
+        assert cell_of(plan, r) == "azure-eus", r["urn"]
+        # Through the cell's Azure provider, never a default provider.
+        assert r["provider"] and r["provider"].endswith("::azure-eus-azure"), r["urn"]
+        if owner == pool_owner:
+            assert cluster in [a["type"] for a in ancestors(plan, r)]
+    expected = {(prefix, owner) for prefix, allowed in owners.items() for owner in allowed}
+    if stack == "staging":  # its own subnet and key: no network, vault or key is created
+        expected -= {(p, o) for p, o in expected if p in ("azure-native:network:", VAULT, KEY)}
+    if stack != "prod":  # only prod names an alert channel here, so only prod has the channel and pool alerts
+        expected -= {(action_group, "aiinfra:alerts:AlertChannel"), (at_max, pool_owner)}
+    assert seen == expected, sorted(expected ^ seen)
 
 
 # --- Pure helpers ------------------------------------------------------------------------

@@ -22,12 +22,20 @@ from components.catalog.gpus import cluster_fee_usd_per_hour
 from components.catalog.regions import CLOUDS, Cloud, PerCloud
 from components.cell import _foundation
 from components.common.dispatch import InputError, Unsupported
+from components.alerts import channel as alert_channel
+from components.catalog import coldstart, images as catalog_images
+from components.catalog.coldstart import PerServer
 from components.compute import cluster as compute_cluster, gpu_pool as compute_gpu_pool
+from components.images import cache as image_cache
+from components.metrics import cluster_metrics
 from components.deployment import _dns_cloud, _traffic_cloud
 from components.dns import DNS_PROVIDERS
 from components.network import network as network_front
 from components.serving import args as serving_args, endpoint as serving_endpoint, workload
-from components.serving.args import ENGINES, METRICS, MODES, PerMetric
+from components.catalog import engines
+from components.catalog.engines import ENGINE_NAMES, PerEngine
+from components.serving.args import (ENGINES, MANAGED_METRICS, METRICS, MODES, WORKLOADS, PerManagedMetric,
+                                     PerMetric)
 from components.spec.model import AwsCell, AzureCell, EnvironmentSpec, GcpCell
 from components.storage import object_store
 from components.traffic import args as traffic_args, endpoint as traffic_endpoint
@@ -96,13 +104,18 @@ UNKNOWN_VALUES: dict[str, tuple[str, list[str]]] = {
         ModelEndpoint("e", ModelEndpointArgs(cloud="aws", region="us-east-1", environment=env,
                                              options=managed.model_copy(update={"engine": "triton"}),
                                              bucket_name="b", bucket_url="s3://b"))
-    ''', ["ModelEndpointArgs.options.engine: got 'triton'; allowed: deployment or kserve"]),
+    ''', ["ModelEndpointArgs.options.engine: got 'triton'; allowed: vllm, tgi or custom"]),
+    "ModelEndpoint workload": ('''
+        ModelEndpoint("e", ModelEndpointArgs(cloud="aws", region="us-east-1", environment=env,
+                                             options=managed.model_copy(update={"workload": "statefulset"}),
+                                             bucket_name="b", bucket_url="s3://b"))
+    ''', ["ModelEndpointArgs.options.workload: got 'statefulset'; allowed: deployment or kserve"]),
     "ModelEndpoint scaling metric": ('''
         scaling = managed.scaling.model_copy(update={"metric": "gpu"})
         ModelEndpoint("e", ModelEndpointArgs(cloud="aws", region="us-east-1", environment=env,
                                              options=managed.model_copy(update={"scaling": scaling}),
                                              bucket_name="b", bucket_url="s3://b"))
-    ''', ["ModelEndpointArgs.options.scaling.metric: got 'gpu'; allowed: invocations or concurrency"]),
+    ''', ["ModelEndpointArgs.options.scaling.metric: got 'gpu'; allowed: invocations, concurrency or queue"]),
     "Cell of an unknown cloud": ('''
         class OciCell(_CellBase):
             cloud: Literal["oci"] = "oci"
@@ -203,6 +216,9 @@ LITERALS: list[tuple[type, Any, tuple[str, ...]]] = [
     (PerProvider, traffic_args.Provider, PROVIDERS),
     (PerPolicy, traffic_args.Policy, POLICIES),
     (PerMetric, serving_args.Metric, METRICS),
+    (PerManagedMetric, serving_args.ManagedMetric, MANAGED_METRICS),
+    (PerEngine, engines.EngineName, ENGINE_NAMES),
+    (PerServer, serving_args.Engine, ENGINES),
 ]
 
 
@@ -215,6 +231,7 @@ def test_table_types_and_member_lists_match_their_literal(table_type: type, lite
 
 def test_mode_and_engine_lists_match_their_literal() -> None:
     assert MODES == get_args(serving_args.Mode) and ENGINES == get_args(serving_args.Engine)
+    assert WORKLOADS == get_args(serving_args.Workload)
 
 
 def _tables() -> list[tuple[str, dict[str, Any], type]]:
@@ -235,7 +252,7 @@ def test_every_table_has_every_member() -> None:
     names = {name for name, _, _ in tables}
     # The discovery finds the tables this change introduced (and any added later).
     assert {"components.catalog.regions.REGIONS", "components.traffic.traffic_manager.ROUTING_METHODS",
-            "components.compute.cluster._SECRETS_KEY_FORMS", "components.serving.workload.KSERVE_SCALE_METRICS",
+            "components.compute.cluster._SECRETS_KEY_FORMS", "components.serving.aws.PREDEFINED_METRICS",
             "components.traffic.args.PROBE_SPREAD_INTERVALS"} <= names, names
     for name, table, kind in tables:
         assert set(table) == set(kind.__required_keys__), name  # type: ignore[attr-defined]
@@ -250,7 +267,8 @@ def test_no_untyped_table_is_keyed_by_a_literals_members() -> None:
     """A dict keyed by clouds, providers, policies, modes, engines or metrics must be a Per<Literal>
     table (or a match), so pyright sees a missing member."""
     typed = {id(table) for _, table, _ in _tables()}
-    member_sets = [set(CLOUDS), set(PROVIDERS), set(POLICIES), set(METRICS), set(MODES), set(ENGINES)]
+    member_sets = [set(CLOUDS), set(PROVIDERS), set(POLICIES), set(METRICS), set(MODES), set(ENGINES),
+                   set(WORKLOADS)]
     untyped = []
     for info in pkgutil.walk_packages(components.__path__, "components."):
         for name, value in vars(importlib.import_module(info.name)).items():
@@ -275,6 +293,11 @@ SELECTORS: dict[str, Callable[[Cloud], object]] = {
     "compute.gpu_pool._builder": compute_gpu_pool._builder,
     "serving.endpoint._managed_builder": serving_endpoint._managed_builder,
     "serving.workload.cluster_serving": workload.cluster_serving,
+    "images.cache._cloud": image_cache._cloud,
+    "metrics.cluster_metrics._builder": cluster_metrics._builder,
+    "alerts.channel._builder": alert_channel._builder,
+    "catalog.images.model_loader": catalog_images.model_loader,
+    "catalog.coldstart.node_ready_seconds": lambda cloud: coldstart.NODE_READY_SECONDS[cloud],
     "network.network._builder": network_front._builder,
     "storage.object_store._builder": object_store._builder,
     "backup.plan._builder": backup_plan._builder,
@@ -292,10 +315,10 @@ def test_every_cloud_selector_covers_every_cloud(selector: Callable[[Cloud], obj
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("engine", ENGINES)
-def test_the_endpoint_selector_covers_every_mode_cloud_and_engine(mode: Any, cloud: Cloud, engine: Any) -> None:
-    assert callable(serving_endpoint._builder(mode, cloud, engine))
-    assert callable(workload._engine_objects(engine))
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_the_endpoint_selector_covers_every_mode_cloud_and_workload(mode: Any, cloud: Cloud, kind: Any) -> None:
+    assert callable(serving_endpoint._builder(mode, cloud, kind))
+    assert callable(workload._workload_objects(kind))
 
 
 UNSUPPORTED = {("cloud_dns", "latency")}
@@ -332,8 +355,8 @@ def test_the_selectors_name_the_value_and_the_allowed_ones() -> None:
         compute_cluster._builder("oci")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"TrafficOptions.policy: got 'anycast'; allowed: round_robin, .* or geo"):
         traffic_endpoint._builder("traffic_manager", "anycast")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"EndpointOptions.engine: got 'triton'; allowed: deployment or kserve"):
-        workload._engine_objects("triton")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"EndpointOptions.workload: got 'statefulset'; allowed: deployment or kserve"):
+        workload._workload_objects("statefulset")  # type: ignore[arg-type]
 
 
 def test_catalog_rows_cover_every_cloud() -> None:
@@ -341,7 +364,7 @@ def test_catalog_rows_cover_every_cloud() -> None:
     assert {m.cloud for m in gpus.SYSTEM_MACHINES} == set(CLOUDS)
 
 
-@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("metric", MANAGED_METRICS)
 def test_azure_ml_autoscaling_covers_every_metric(metric: Any) -> None:
     from types import SimpleNamespace
 

@@ -156,11 +156,13 @@ def _taggable(type_token: str) -> str | None:
     params = inspect.signature(getattr(mod, cls)._internal_init).parameters
     # On GCP `tags` are Resource Manager tag bindings (immutable, ids from the organisation), not
     # key/value metadata: labels are.
-    order = ("labels", "resource_labels") if package == "gcp" else ("tags",)
+    # Monitoring channels and alert policies keep their metadata in `user_labels` (their `labels` are
+    # the channel type's settings).
+    order = ("user_labels", "labels", "resource_labels") if package == "gcp" else ("tags",)
     return next((p for p in order if p in params), None)
 
 
-_CAMEL = {"tags": "tags", "labels": "labels", "resource_labels": "resourceLabels"}
+_CAMEL = {"tags": "tags", "user_labels": "userLabels", "labels": "labels", "resource_labels": "resourceLabels"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

@@ -20,7 +20,8 @@ from components.catalog.gpus import gpu_machines, offered_gpus
 from components.catalog.charts import AWS_LOAD_BALANCER_CONTROLLER
 from components.compute.aws import LB_CONTROLLER_IAM_POLICY, lb_controller_policy
 from components.serving.args import ModelEndpointArgs
-from components.serving.aws import entry_problems, has_local_storage, key_statements, prefix_read_statements
+from components.serving.aws import (entry_problems, has_local_storage, key_statements, prefix_read_statements,
+                                    scaling_marker_name)
 from components.serving.aws_entry import access_log_policy
 from components.serving.endpoint import argument_problems
 from tests.components.entry_args import FakeZone, cluster_args
@@ -40,6 +41,7 @@ KEY = "aws:kms/key:Key"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PARAMETER = "aws:ssm/parameter:Parameter"
 ENDPOINT_COMPONENT = "aiinfra:serving:ModelEndpoint"
 CLUSTER_COMPONENT = "aiinfra:compute:KubernetesCluster"
 REGION = "us-east-1"
@@ -48,12 +50,14 @@ VARIANT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/embedder:1.2.3"
 
 
 def _aws_only(stack: str) -> dict[str, Any]:
-    """The shipped stack's environment, tags, zone, global traffic (when it has some) and AWS cell
-    (endpoints included); nothing else (backups and targets name other cells or have tests of their
+    """The shipped stack's environment, tags, zone, global traffic (when it has some), alert channel
+    (prod requires one), image credentials and the secrets they name, and AWS cell (endpoints
+    included); nothing else (backups and targets name other cells or have tests of their
     own). The global name then has one backend: the AWS cell."""
     shipped = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config = {key: shipped[key] for key in ("aiinfra:environment", "aiinfra:tags", "aiinfra:dns",
-                                            "aiinfra:traffic") if key in shipped}
+    config = {key: shipped[key] for key in ("aiinfra:environment", "aiinfra:tags", "aiinfra:dns", "aiinfra:traffic",
+                                            "aiinfra:alerts", "aiinfra:images", "aiinfra:secrets")
+              if key in shipped}
     config["aiinfra:cells"] = [{k: v for k, v in c.items() if k != "backup"}
                                for c in shipped["aiinfra:cells"] if c["cloud"] == "aws"]
     assert len(config["aiinfra:cells"]) == 1
@@ -196,7 +200,14 @@ def test_autoscaling_target_and_target_tracking_policy(plans: dict[str, Any]) ->
         assert inputs["serviceNamespace"] == "sagemaker"
         assert inputs["scalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
         assert inputs["resourceId"] == f"endpoint/{endpoint['inputs']['name']}/variant/primary"
-        assert target["propertyDependencies"]["resourceId"] == [endpoint["urn"]]  # created after the endpoint
+        # Created after the endpoint, and replaced with the instance-type marker: a change of instance type
+        # deregisters the target before the endpoint's update (SageMaker refuses it for a scaling target).
+        marker = _one_under(plan, PARAMETER, "aws-use1-embed")
+        assert set(target["propertyDependencies"]["resourceId"]) == {endpoint["urn"], marker["urn"]}
+        [variant] = _one_under(plan, CONFIG, "aws-use1-embed")["inputs"]["productionVariants"]
+        assert marker["inputs"]["name"] == scaling_marker_name(endpoint["inputs"]["name"], variant["instanceType"])
+        assert marker["options"]["deleteBeforeReplace"] is True
+        assert marker["urn"] in endpoint["dependencies"]
         assert (inputs["minCapacity"], inputs["maxCapacity"]) == (low, high)
         policy = _one_under(plan, POLICY, "aws-use1-embed")
         p = policy["inputs"]
@@ -277,6 +288,10 @@ def test_execution_role_reads_only_the_prefix_and_the_store_key(plans: dict[str,
     rest = _check_prefix_statements(_statements(policies["read-policy"]["inputs"]["policy"]), _bucket_arn(plan),
                                     "models/embed-small/v1/")
     actions = {a: _as_list(s["Resource"]) for s in rest for a in _as_list(s["Action"])}
+    # Container metrics: PutMetricData takes no resource, so only into SageMaker's own namespaces.
+    [metrics] = [s for s in rest if "cloudwatch:PutMetricData" in _as_list(s["Action"])]
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}}
+    assert all("Condition" not in s for s in rest if s is not metrics)
     group = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
     repository = f"arn:aws:ecr:{REGION}:763104351884:repository/huggingface-pytorch-tgi-inference"
     assert actions == {
@@ -285,6 +300,7 @@ def test_execution_role_reads_only_the_prefix_and_the_store_key(plans: dict[str,
         "ecr:BatchCheckLayerAvailability": [repository],
         "logs:CreateLogGroup": [group, f"{group}:*"], "logs:CreateLogStream": [group, f"{group}:*"],
         "logs:PutLogEvents": [group, f"{group}:*"], "logs:DescribeLogStreams": [group, f"{group}:*"],
+        "cloudwatch:PutMetricData": ["*"],
     }
     assert all(s["Effect"] == "Allow" for s in rest)
     # The key policy is computed from the store's key alone (its ARN is unknown until the key exists).
@@ -610,14 +626,25 @@ def test_access_log_policy_uses_the_regions_elb_account_or_the_service() -> None
 def test_network_policy_admits_only_the_vpc(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
     policy = _one_under(plan, NETPOL, "aws-use1-chat")
-    [rule] = policy["inputs"]["spec"]["ingress"]
-    # One peer: an ipBlock of the VPC's CIDR (looked up from the cluster's VPC, so unknown offline).
-    assert rule["from"] == [{"ipBlock": {"cidr": "<unknown>"}}]
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    entry, scraper = policy["inputs"]["spec"]["ingress"]
+    # The entry's path: one peer, an ipBlock of the VPC's CIDR (looked up from the cluster's VPC, so unknown
+    # offline).
+    assert entry["from"] == [{"ipBlock": {"cidr": "<unknown>"}}]
+    assert entry["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # The metrics scraper: the CIDR of each subnet its ENIs are in (the cell's private subnets, looked up,
+    # so unknown offline), on the same port (it serves /metrics); nothing else.
+    [amp_scraper] = of_type(plan, "aws:amp/scraper:Scraper")
+    private = [r["urn"] for r in of_type(plan, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    subnet_ids = amp_scraper["inputs"]["source"]["eks"]["subnetIds"]
+    assert len(subnet_ids) == len(private) >= 2
+    assert set(private) <= set(amp_scraper["propertyDependencies"]["source"])
+    assert scraper["from"] == [{"ipBlock": {"cidr": "<unknown>"}}] * len(subnet_ids)
+    assert scraper["ports"] == entry["ports"]
 
 
 def _releases(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return of_type(plan, RELEASE)
+    """The load balancer controller's Helm releases (the cell's metrics add KEDA and the DCGM exporter)."""
+    return [r for r in of_type(plan, RELEASE) if r["inputs"]["chart"] == AWS_LOAD_BALANCER_CONTROLLER.name]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "variant"])

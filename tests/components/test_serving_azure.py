@@ -39,6 +39,8 @@ CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 CONTAINER = "azure-native:storage:BlobContainer"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
+CHAT_CREDENTIAL = "azure-eus-chat-federated-credential"
+KEDA_CREDENTIAL = "azure-eus-metrics-keda-federated-credential"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -49,8 +51,10 @@ def _prod_config() -> dict[str, Any]:
     cells = [{k: v for k, v in c.items() if k != "backup"} for c in config["aiinfra:cells"] if c["cloud"] == "azure"]
     assert [c["name"] for c in cells] == ["azure-eus"]
     assert config["aiinfra:dns"]["provider"] == "route53" and config["aiinfra:traffic"]["endpoint"] == "chat"
+    # With prod's alert channel (required in prod), its image credentials and the secret they name.
     return {"aiinfra:environment": config["aiinfra:environment"], "aiinfra:tags": config["aiinfra:tags"],
-            "aiinfra:cells": cells, "aiinfra:dns": config["aiinfra:dns"], "aiinfra:traffic": config["aiinfra:traffic"]}
+            "aiinfra:cells": cells, "aiinfra:dns": config["aiinfra:dns"], "aiinfra:traffic": config["aiinfra:traffic"],
+            **{key: config[key] for key in ("aiinfra:alerts", "aiinfra:images", "aiinfra:secrets")}}
 
 
 def _staging_config(prod: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +65,10 @@ def _staging_config(prod: dict[str, Any]) -> dict[str, Any]:
     embed["scaling"] = {"metric": "concurrency", "target": 3}
     [chat] = [e for e in cell["endpoints"] if e["name"] == "chat"]
     chat["rate_limit_per_minute"] = 120
+    # The cell's cache pulls chat's image from docker.io, which ACR does only with credentials: prod's, as shipped.
     return {"aiinfra:environment": "staging", "aiinfra:tags": prod["aiinfra:tags"], "aiinfra:cells": [cell],
-            "aiinfra:dns": {**prod["aiinfra:dns"], "provider": "azure_dns"}}
+            "aiinfra:dns": {**prod["aiinfra:dns"], "provider": "azure_dns"},
+            "aiinfra:images": prod["aiinfra:images"], "aiinfra:secrets": prod["aiinfra:secrets"]}
 
 
 @pytest.fixture(scope="module")
@@ -266,14 +272,17 @@ def test_every_serving_resource_is_under_its_endpoint(prod: dict[str, Any]) -> N
     index = by_urn(prod)
     for r in prod["resources"]:
         if r["type"].startswith(ML) or r["type"] in (ARM_DEPLOYMENT, AUTOSCALE, CREDENTIAL):
-            assert index[r["parent"]]["type"] == "aiinfra:serving:ModelEndpoint", r["urn"]
+            # One credential is not an endpoint's: KEDA's, in the cell's metrics pipeline (to read its Prometheus).
+            owner = "aiinfra:metrics:ClusterMetrics" if r["name"] == KEDA_CREDENTIAL else "aiinfra:serving:ModelEndpoint"
+            assert index[r["parent"]]["type"] == owner, r["urn"]
             assert r["provider"] and r["provider"].endswith("::azure-eus-azure"), r["urn"]
+    assert sorted(r["name"] for r in of_type(prod, CREDENTIAL)) == [CHAT_CREDENTIAL, KEDA_CREDENTIAL]
 
 
 # --- Cluster mode: workload identity ---------------------------------------------------------
 
 def test_federated_credential_trusts_the_clusters_issuer_for_the_service_account(prod: dict[str, Any]) -> None:
-    credential = _one(prod, CREDENTIAL)
+    credential = _one(prod, CREDENTIAL, CHAT_CREDENTIAL)
     assert credential["inputs"]["subject"] == "system:serviceaccount:serve-chat:chat"
     assert credential["inputs"]["audiences"] == ["api://AzureADTokenExchange"]
     # The issuer is the AKS cluster's OIDC issuer URL (unknown until the cluster exists).
@@ -298,7 +307,7 @@ def test_service_account_and_pods_carry_the_workload_identity(prod: dict[str, An
     labels = deployment["inputs"]["spec"]["template"]["metadata"]["labels"]
     assert labels["azure.workload.identity/use"] == "true"
     # Pods start only after the credential and the role exist.
-    assert _urn(prod, CREDENTIAL) in deployment["dependencies"]
+    assert _urn(prod, CREDENTIAL, CHAT_CREDENTIAL) in deployment["dependencies"]
     assert _urn(prod, ROLE, "azure-eus-chat-model-reader") in deployment["dependencies"]
 
 
@@ -311,6 +320,7 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
 ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+CERT_MANAGER = "azure-eus-cluster-cert-manager"  # a release of its own beside the metrics pipeline's (DCGM exporter)
 GROUP = "azure-native:resources:ResourceGroup"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 DNS_ZONE_CONTRIBUTOR = "befefa01-2a29-4197-83a8-272ff33ce314"
@@ -499,10 +509,10 @@ def test_azure_dns_zone_cluster_issuer_uses_a_federated_identity(plans: dict[str
     for r in (identity, credential, role):
         assert r["provider"] == zone["provider"] and r["provider"].endswith("::global-azure"), r["name"]
     # cert-manager's pods get the identity through Azure workload identity; no Route 53 token account.
-    values = _one(plan, RELEASE)["inputs"]["values"]
+    values = _one(plan, RELEASE, CERT_MANAGER)["inputs"]["values"]
     assert values["podLabels"] == {"azure.workload.identity/use": "true"}
     assert set(values["serviceAccount"]["annotations"]) == {"azure.workload.identity/client-id"}
-    assert identity["urn"] in _one(plan, RELEASE)["propertyDependencies"]["values"]
+    assert identity["urn"] in _one(plan, RELEASE, CERT_MANAGER)["propertyDependencies"]["values"]
     assert of_type(plan, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding") == []
 
 
@@ -518,7 +528,7 @@ def test_certificate_covers_every_name_into_the_ingress_secret(plans: dict[str, 
         issuer = _one(plan, ISSUER)
         assert spec["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer",
                                      "name": issuer["inputs"]["metadata"]["name"]}
-        assert {issuer["urn"], _urn(plan, RELEASE)} <= set(certificate["dependencies"])
+        assert {issuer["urn"], _urn(plan, RELEASE, CERT_MANAGER)} <= set(certificate["dependencies"])
 
 
 def test_ingress_uses_the_endpoints_class_after_its_controller_and_certificate(prod: dict[str, Any]) -> None:
@@ -566,16 +576,22 @@ def test_cell_name_is_an_a_record_to_the_entry_ip(prod: dict[str, Any]) -> None:
     assert record["propertyDependencies"]["records"] == [_urn(prod, PIP, ENTRY_IP)]
 
 
-def test_network_policy_admits_only_the_endpoints_nginx(prod: dict[str, Any]) -> None:
+def test_network_policy_admits_only_the_endpoints_nginx_and_the_scraper(prod: dict[str, Any]) -> None:
     [policy] = [p["inputs"] for p in of_type(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
                 if p["inputs"]["metadata"]["namespace"] == "serve-chat"]
-    [rule] = policy["spec"]["ingress"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule, scraper] = policy["spec"]["ingress"]
     prefix = _one(prod, NGINX)["inputs"]["spec"]["controllerNamePrefix"]
     assert rule["from"] == [{
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}},
         "podSelector": {"matchExpressions": [{"key": "app", "operator": "In",
                                               "values": [f"{prefix}-{n}" for n in range(6)]}]}}]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # The second rule: managed Prometheus's scraper (the ama-metrics replica set in kube-system), on the
+    # port the server exports its metrics on (vLLM: /metrics on its serving port), and nothing else.
+    assert scraper["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"rsName": "ama-metrics"}}}]
+    assert scraper["ports"] == [{"protocol": "TCP", "port": 8000}]
 
 
 def test_cluster_has_the_app_routing_add_on_without_its_default_controller(prod: dict[str, Any]) -> None:

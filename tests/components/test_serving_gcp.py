@@ -128,7 +128,8 @@ def test_gemma_is_a_model_garden_deployment_on_one_l4_with_its_replica_range(
     assert len(of_type(plan, VERTEX)) == 1
     inside = [r["type"] for r in plan["resources"]
               if any(a["type"] == ENDPOINT and a["name"] == "gcp-usc1-gemma" for a in ancestors(plan, r))]
-    assert inside == [VERTEX]
+    # The deployment and its 5xx alert (to the cell's notification channels).
+    assert sorted(inside) == sorted([VERTEX, "gcp:monitoring/alertPolicy:AlertPolicy"])
 
 
 def test_gemma_outputs_are_the_vertex_endpoint_not_a_public_entry(plan: dict[str, Any]) -> None:
@@ -376,7 +377,9 @@ def test_http_route_sends_every_name_to_the_chat_service(plan: dict[str, Any], c
     assert route["inputs"]["metadata"]["namespace"] == gateway["inputs"]["metadata"]["namespace"]
     assert spec["hostnames"] == _names(cell)
     service = _inputs(plan, "gcp-usc1-chat", SERVICE)
-    assert spec["rules"] == [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+    # Only the OpenAI API and the health path reach the server; /metrics is never public.
+    assert spec["rules"] == [{"matches": [{"path": {"type": "PathPrefix", "value": "/v1"}},
+                                          {"path": {"type": "Exact", "value": "/health"}}],
                               "backendRefs": [{"name": service["metadata"]["name"], "port": 80}]}]
     assert service["spec"]["ports"][0]["port"] == 80
 
@@ -437,9 +440,14 @@ def test_cell_hostname_is_an_a_record_to_the_address(plan: dict[str, Any], cell:
 
 def test_chat_pods_admit_only_google_front_ends_and_health_checkers(
         plan: dict[str, Any], cell: dict[str, Any]) -> None:
-    [rule] = _one(plan, "gcp-usc1-chat", NETWORK_POLICY)["inputs"]["spec"]["ingress"]
+    rule, scraper = _one(plan, "gcp-usc1-chat", NETWORK_POLICY)["inputs"]["spec"]["ingress"]
     assert rule["from"] == [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
-    assert rule["ports"] == [{"protocol": "TCP", "port": _endpoint_config(cell, "chat")["model"]["port"]}]
+    port = [{"protocol": "TCP", "port": _endpoint_config(cell, "chat")["model"]["port"]}]
+    assert rule["ports"] == port
+    # And Managed Service for Prometheus's collectors (gmp-system), on the same port, for /metrics.
+    [peer] = scraper["from"]
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "gmp-system"}}, peer
+    assert scraper["ports"] == port
 
 
 RENAMED = "gcp-central.models.example.com"

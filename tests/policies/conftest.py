@@ -64,7 +64,8 @@ RUNS: list[Run] = [
     *(Run(f"shipped/{stack}", REPO, stack) for stack in ("dev", "staging", "prod")),
     Run("broken_prod/prod", PROGRAMS / "broken_prod", "prod"),
     *(_fixture(area, stack) for area in ("storage", "clusters", "node_pools", "workloads", "serving", "traffic",
-                                         "backups", "tags", "protection", "entry") for stack in ("good", "bad")),
+                                         "backups", "tags", "protection", "entry", "supply")
+      for stack in ("good", "bad")),
     # A model server declared open (aiinfra.io/auth: none) passes in dev (entry/good) and fails in prod.
     _fixture("entry", "prod"),
     _fixture("clusters", "dev"),

@@ -69,13 +69,13 @@ def policy_resources(plan: dict[str, Any]) -> list[PolicyResource]:
     return list(built.values())
 
 
-def violations(plan: dict[str, Any], stack: str = "dev") -> set[tuple[str, str]]:
-    """(rule, resource name) of every violation the entry rules report."""
+def rule_violations(module: ModuleType, plan: dict[str, Any], stack: str = "dev") -> set[tuple[str, str]]:
+    """(rule, resource name) of every violation `module`'s stack rules report on `plan` as stack `stack`."""
     found: set[tuple[str, str]] = set()
     saved = os.environ.get("PULUMI_STACK")
     os.environ["PULUMI_STACK"] = stack
     try:
-        for policy in _entry_module().POLICIES:
+        for policy in module.POLICIES:
             args = StackValidationArgs(policy_resources(plan), {})
             policy.validate(args, lambda message, urn=None, name=policy.name: found.add(
                 (name, (urn or "?").rsplit("::", 1)[-1])))
@@ -85,6 +85,11 @@ def violations(plan: dict[str, Any], stack: str = "dev") -> set[tuple[str, str]]
         else:
             os.environ["PULUMI_STACK"] = saved
     return found
+
+
+def violations(plan: dict[str, Any], stack: str = "dev") -> set[tuple[str, str]]:
+    """(rule, resource name) of every violation the entry rules report."""
+    return rule_violations(_entry_module(), plan, stack)
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)

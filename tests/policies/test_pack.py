@@ -112,7 +112,7 @@ def test_rule_metadata() -> None:
                 jsonschema.validate(prop["default"], {k: v for k, v in prop.items() if k != "default"})
     areas = set(rules.AREAS)
     assert areas == {"storage", "clusters", "node_pools", "workloads", "serving", "traffic", "backups", "tags",
-                     "protection", "entry"}
+                     "protection", "entry", "supply"}
 
 
 def test_initial_config_states_every_level_explicitly() -> None:

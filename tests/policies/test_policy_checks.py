@@ -12,7 +12,7 @@ import pytest
 from tests.policies.conftest import RUNS, Result
 
 AREAS = ("storage", "clusters", "node_pools", "workloads", "serving", "traffic", "backups", "tags", "protection",
-         "entry")
+         "entry", "supply")
 
 
 def pairs(rule: str, *names: str) -> set[tuple[str, str]]:
@@ -55,7 +55,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "entry/bad": (pairs("dns-target-has-record", "legacy-check") | pairs("entry-certificate-covers-host", "aws-ingress")
                   | pairs("dns-name-routed-by-entry", "gcp-gateway") | pairs("entry-route-has-endpoints", "aws-ingress")
                   | pairs("public-entry-authenticates", "aws-chat")),
-    "entry/prod": pairs("public-entry-authenticates", "gcp-chat"),
+    # prod: the declared-open server is refused, and both servers pull from Docker Hub, not a cell cache.
+    "entry/prod": pairs("public-entry-authenticates", "gcp-chat")
+    | pairs("serving-images-from-cell-cache", "aws-chat", "gcp-chat"),
+    "supply/bad": (pairs("serving-images-from-cell-cache", "chat") | pairs("model-server-has-model-source", "chat")
+                   | pairs("autoscaler-metric-produced", "chat-scaler")),
     "broken_prod/prod": {
         ("kubernetes-cluster-private-endpoint", "aws-use1-cluster-eks"),
         ("protect-stateful-resources", "aws-use1-store-bucket"),
@@ -144,6 +148,6 @@ def test_messages_are_one_imperative_sentence_naming_the_resource(checks: dict[s
             assert f"'{name}'" in sentence, d
             assert sentence[0].isupper() and sentence.endswith(".") and "\n" not in sentence, d
             assert sentence.split(" ", 1)[0] in {"Add", "Set", "Enable", "Block", "Attach", "Turn", "Pin", "Deploy",
-                                                 "Register", "Give", "Keep"}, d
+                                                 "Register", "Give", "Keep", "Copy", "Scale", "Pull", "Fix"}, d
             seen += 1
     assert seen > 50

@@ -171,12 +171,13 @@ def test_a_prod_stack_that_says_dev_is_refused_unless_allowed(tmp_path: Path) ->
     prod = STACKS["prod"].decode().replace("aiinfra:environment: prod", "aiinfra:environment: dev")
     _refused(tmp_path, prod, "aiinfra:environment: got 'dev'; allowed: 'prod'",
              "aiinfra:allow_environment_mismatch: prod", stack="prod")
-    raw = {k.removeprefix("aiinfra:"): v for k, v in load_stack_config(load_project(tmp_path), "prod").values.items()
-           if k.startswith("aiinfra:")}
-    assert parse_spec("aiinfra", "prod", {**raw, "allow_environment_mismatch": "prod"}).environment == "dev"
+    config = load_stack_config(load_project(tmp_path), "prod")
+    raw = {k.removeprefix("aiinfra:"): v for k, v in config.values.items() if k.startswith("aiinfra:")}
+    secret = {k.removeprefix("aiinfra:") for k in config.secret_keys}
+    assert parse_spec("aiinfra", "prod", {**raw, "allow_environment_mismatch": "prod"}, secret).environment == "dev"
     # The allowance names its stack, so it does not travel with a stack file copied elsewhere.
     with pytest.raises(InputError) as copied:
-        parse_spec("aiinfra", "staging", {**raw, "allow_environment_mismatch": "prod"})
+        parse_spec("aiinfra", "staging", {**raw, "allow_environment_mismatch": "prod"}, secret)
     assert "aiinfra:allow_environment_mismatch: got 'prod'; allowed: this stack's own name ('staging')" in str(copied.value)
     assert "aiinfra:environment: got 'dev'; allowed: 'staging'" in str(copied.value)
 
@@ -316,7 +317,8 @@ def _outcome(project_dir: Path, stack: str) -> str:
     try:
         config = load_stack_config(load_project(project_dir), stack)
         parse_spec("aiinfra", stack, {k.removeprefix("aiinfra:"): v for k, v in config.values.items()
-                                      if k.startswith("aiinfra:")})
+                                      if k.startswith("aiinfra:")},
+                   secret_keys={k.removeprefix("aiinfra:") for k in config.secret_keys})
     except (ProjectError, InputError):
         return "refused"
     return "valid"

@@ -23,6 +23,9 @@ CLOUDS = ("aws", "gcp", "azure")
 BROKEN = {"no-record": "dns", "not-on-cert": "certificate", "no-rule": "route", "no-endpoints": "workload",
           "no-auth": "auth"}
 """Each broken stack and the hop it breaks."""
+SUPPLY_BROKEN = {"no-cache-rule": "image", "no-model-source": "model", "metric-not-produced": "autoscaler"}
+"""The AWS fixture's stacks that break a hop of the pod's supply (image, model, autoscaler)."""
+SUPPLY_HOPS = ["image", "model", "autoscaler", "cold-start"]
 
 # The resource type implementing each hop of the healthy path, per cloud pattern.
 HEALTHY = {
@@ -56,8 +59,14 @@ def test_a_healthy_program_reaches_a_serving_workload(cloud: str, tmp_path: Path
     [backend] = doc["backends"]
     assert doc["ok"] is True and backend["serving"] is True and backend["verdict"] is None
     hops = backend["hops"]
-    assert [h["hop"] for h in hops] == ["dns", "dns", "entry", "certificate", "route", "service", "workload", "auth"]
-    assert {h["status"] for h in hops} == {"ok"}, hops
+    assert [h["hop"] for h in hops] == ["dns", "dns", "entry", "certificate", "route", "service", "workload", "auth",
+                                        *SUPPLY_HOPS]
+    if cloud == "aws":  # the AWS fixture has the whole supply: cache, store copy, KEDA, cold-start budget
+        assert {h["status"] for h in hops} == {"ok"}, hops
+    else:  # vLLM from Docker Hub and the hub, fixed replicas: serving, from outside; no budget declared
+        assert {h["status"] for h in hops if h["hop"] != "cold-start"} == {"ok"}, hops
+        assert "OUTSIDE the cell" in backend["hops"][-4]["detail"], hops
+        assert hops[-1]["status"] == "unknown-offline"
     types = {h["hop"]: h["urn"].split("::")[2].rsplit("$", 1)[-1] for h in hops}
     assert {k: types[k] for k in HEALTHY[cloud]} == HEALTHY[cloud]
     # chat CNAME use1, then use1's record, whose value the entry's address (or the Ingress) fed.
@@ -78,6 +87,31 @@ def test_each_broken_hop_is_named(cloud: str, stack: str, tmp_path: Path) -> Non
     assert doc["ok"] is False and backend["verdict"]["hop"] == hop
     assert [h["hop"] for h in backend["hops"] if h["status"] == "broken"] == [hop], backend["hops"]
     assert "because: " in stdout  # the fact the verdict relies on, with its source
+
+
+@pytest.mark.parametrize("stack", sorted(SUPPLY_BROKEN))
+def test_each_broken_supply_hop_is_named(stack: str, tmp_path: Path) -> None:
+    code, stdout, doc = _trace("aws", stack, tmp_path)
+    hop = SUPPLY_BROKEN[stack]
+    assert code == 1, stdout
+    assert f"broken at {hop}" in stdout, stdout
+    [backend] = doc["backends"]
+    assert [h["hop"] for h in backend["hops"] if h["status"] == "broken"] == [hop], backend["hops"]
+    detail = backend["verdict"]["detail"]
+    assert {"no-cache-rule": "no cache rule of the stack serves that path (rules: docker-hub, ecr-public)",
+            "no-model-source": "no init container writes volume 'model'",
+            "metric-not-produced": "inference_requests_in_flight, which nobody produces"}[stack] in detail, detail
+
+
+def test_the_good_supply_names_each_part(tmp_path: Path) -> None:
+    """Image source, model source, metric pipeline and cold-start budget, from the AWS fixture."""
+    hops = {h["hop"]: h for h in _trace("aws", "good", tmp_path)[2]["backends"][0]["hops"]}
+    assert "'vllm' through docker-hub" in hops["image"]["detail"]
+    assert "s3://models-bucket/models/chat/v3/ copied into volume 'model'" in hops["model"]["detail"]
+    assert "read granted by model-read" in hops["model"]["detail"]
+    assert "on vllm:num_requests_running (target 8)" in hops["autoscaler"]["detail"]
+    assert "scraped by scraper" in hops["autoscaler"]["detail"]
+    assert hops["cold-start"]["detail"].startswith("1500 s to the first ready replica")
 
 
 def test_the_hops_say_why(tmp_path: Path) -> None:

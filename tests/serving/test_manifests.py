@@ -69,7 +69,7 @@ def _cluster_version() -> str:
 def test_manifests_cover_the_cluster_mode_endpoints(manifests: dict[str, Path]) -> None:
     for stack, directory in manifests.items():
         kinds = {doc["kind"] for _, doc in _docs(directory)}
-        assert {"Namespace", "ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler",
+        assert {"Namespace", "ServiceAccount", "Deployment", "Service", "ScaledObject",
                 "PodDisruptionBudget", "NetworkPolicy", "Ingress"} <= kinds, stack
         for path, doc in _docs(directory):
             assert doc["apiVersion"] and doc["metadata"]["name"], path

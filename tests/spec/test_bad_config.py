@@ -152,3 +152,76 @@ def test_a_valid_config_plans(scratch: ScratchProject) -> None:
     proc = scratch.plan("dev")
     assert proc.returncode == 0, proc.stderr
     assert "aws-use1" in proc.stdout and "gcp-usc1" in proc.stdout and "azure-eus" in proc.stdout
+
+
+# --- the workload (issue 15): what the server, its images and its alerts need -------------------------
+
+VLLM = "docker.io/vllm/vllm-openai:v0.11.0"
+DIGEST = "@sha256:" + "0" * 64
+
+
+def _serving_cell(cell: dict[str, Any], **endpoint: Any) -> dict[str, Any]:
+    gpu = "t4" if cell["cloud"] == "azure" else "l4"
+    chat = {"name": "chat", "mode": "cluster", "hostname": f"{cell['name']}.models.example.com",
+            "model": {"artifact_path": "models/chat/", "image": VLLM, "size_gb": 4, "port": 8000},
+            "accelerator": {"gpu": gpu}, **endpoint}
+    return {**cell, "cluster": CLUSTER, "gpu_pools": [{**POOL, "gpu": gpu}], "endpoints": [chat]}
+
+
+SERVING_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
+    ("prod without alerts", "prod", {"aiinfra:environment": "prod", "aiinfra:cells": [AWS]},
+     ["aiinfra:alerts: missing; required in prod"]),
+    ("Docker Hub through ECR without credentials", "dev", {"aiinfra:cells": [_serving_cell(AWS)],
+                                                            "aiinfra:dns": {"zone": "models.example.com"}},
+     ["aiinfra:images.credentials.docker.io: missing", "the aws cache pulls from docker.io only with credentials"]),
+    ("Docker Hub through ACR without credentials", "dev", {"aiinfra:cells": [_serving_cell(AZURE)],
+                                                            "aiinfra:dns": {"zone": "models.example.com",
+                                                                            "provider": "azure_dns"}},
+     ["aiinfra:images.credentials.docker.io: missing", "the azure cache"]),
+    ("credentials naming no secret", "dev", {"aiinfra:images": {"credentials": {
+        "docker.io": {"username": "ci", "token_secret": "hub-token"}}}},
+     ["aiinfra:images.credentials.docker.io.token_secret", "'hub-token'", "aiinfra:secrets"]),
+    ("a registry the cache cannot pull through", "dev", {"aiinfra:cells": [_serving_cell(
+        GCP, model={"artifact_path": "m/", "image": "nvcr.io/nvidia/tritonserver:25.01-py3", "size_gb": 4,
+                    "args": ["tritonserver"], "health_path": "/v2/health/ready",
+                    "metrics": {"running": "a", "waiting": "b", "success_total": "c"}},
+        engine="custom", auth="none")], "aiinfra:dns": {"zone": "models.example.com"}},
+     ["aiinfra:images.upstreams", "'nvcr.io'", "a registry the gcp cache pulls through"]),
+    ("the old engine values", "dev", {"aiinfra:cells": [_serving_cell(AWS, engine="kserve")]},
+     ["aiinfra:cells[0].endpoints[0].engine", "moved to `workload`"]),
+    ("a flag vLLM does not have", "dev", {"aiinfra:cells": [_serving_cell(
+        AWS, model={"artifact_path": "m/", "image": VLLM, "size_gb": 4, "args": ["--max-len", "8192"]})]},
+     ["aiinfra:cells[0].endpoints[0].model.args[0]", "'--max-len'", "a flag of vllm v0.11.0"]),
+    ("a flag the library sets", "dev", {"aiinfra:cells": [_serving_cell(
+        AWS, model={"artifact_path": "m/", "image": VLLM, "size_gb": 4, "args": ["--model", "x"]})]},
+     ["aiinfra:cells[0].endpoints[0].model.args[0]", "flags the library does not set itself"]),
+    ("no model size", "dev", {"aiinfra:cells": [_serving_cell(
+        AWS, model={"artifact_path": "m/", "image": VLLM})]},
+     ["aiinfra:cells[0].endpoints[0].model.size_gb: missing"]),
+    ("a custom server without its contract", "dev", {"aiinfra:cells": [_serving_cell(
+        AWS, engine="custom", model={"artifact_path": "m/", "image": "acme.example.com/server:1.2.3", "size_gb": 4})]},
+     ["endpoints[0].model.args: missing", "endpoints[0].model.metrics: missing",
+      "endpoints[0].model.health_path: missing"]),
+    ("queue scaling on a managed service", "dev", {"aiinfra:cells": [{**AWS, "endpoints": [{
+        "name": "embed", "mode": "managed", "accelerator": {"gpu": "l4"}, "scaling": {"metric": "queue"},
+        "model": {"artifact_path": "m/", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tgi:3.0.1",
+                  "health_path": "/ping"}}]}]},
+     ["aiinfra:cells[0].endpoints[0].scaling.metric", "'queue'", "concurrency or invocations in managed mode"]),
+    ("a prod image without a digest", "prod", {"aiinfra:environment": "prod",
+                                               "aiinfra:alerts": {"emails": ["oncall@example.com"]},
+                                               "aiinfra:cells": [_serving_cell(AWS)]},
+     ["aiinfra:cells[0].endpoints[0].model.image", "pinned by digest in prod"]),
+]
+
+
+@pytest.mark.parametrize("stack,config,expected", [(s, c, e) for _, s, c, e in SERVING_CASES],
+                         ids=[n for n, _, _, _ in SERVING_CASES])
+def test_what_the_workload_needs_is_a_plan_time_error_with_its_key_path(
+        scratch: ScratchProject, stack: str, config: dict[str, Any], expected: list[str]) -> None:
+    scratch.write_stack(stack, base_config(**config))
+    proc = scratch.plan(stack)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    for fragment in expected:
+        assert fragment in proc.stderr, f"{fragment!r} not in:\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "0 resources were registered before the error" in proc.stderr
