@@ -193,6 +193,10 @@ NOT_INCLUDED: list[str] = [
     "data transfer: internet egress, inter-zone and inter-region traffic, replication transfer",
     "object storage requests and operations; DNS queries",
     "KMS keys, logging and monitoring (CloudWatch, Log Analytics, Cloud Logging / Monitoring)",
+    "managed Prometheus (Amazon Managed Service for Prometheus workspaces, scrapers and samples; Azure Monitor "
+    "workspaces; Managed Service for Prometheus samples), alert notifications (SNS, action groups)",
+    "container registries and pull-through caches (the ACR Standard daily fee; ECR, ACR and Artifact Registry "
+    "storage and transfer)",
     "backup protected-instance and management fees; the AKS backup staging storage account",
     "free tiers and credits (e.g. the GKE free-tier credit), savings plans, reservations, taxes",
     "resources of types the estimate does not know (listed as `unpriced` when they look billable)",

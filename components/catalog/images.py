@@ -42,14 +42,15 @@ def model_loader(cloud: Cloud) -> PinnedImage:
 # --- each cloud's model loader (the copy tool's image) -------------------------------------------------
 
 GCP_MODEL_LOADER = PinnedImage(
-    image="docker.io/google/cloud-sdk:573.0.0-stable",
-    source="GoogleCloudPlatform/cloud-sdk-docker at 47328f7 (2026-07-22): README.md pins 573.0.0-stable "
-           "(gcr.io/google.com/cloudsdktool/google-cloud-cli); cloudbuild.yaml pushes the same build as "
-           "google/cloud-sdk:$TAG_NAME-stable on Docker Hub, which the GCP cache proxies (debian trixie-slim, "
-           "gcloud with `gcloud storage`)",
+    image="docker.io/google/cloud-sdk:530.0.0-alpine@sha256:25acf81d3b7db5a22f5c5b8dad9b191b70f0cec2c0743ee59c5c9244ef7b6996",
+    source="Google's Cloud SDK image on Docker Hub (GoogleCloudPlatform/cloud-sdk-docker cloudbuild.yaml pushes "
+           "google/cloud-sdk:$TAG_NAME-alpine, the same build as gcr.io/google.com/cloudsdktool/google-cloud-cli); "
+           "the Alpine variant carries gcloud core, `gcloud storage` included, and a POSIX sh for the loader "
+           "script. Tag and digest as pinned by digest in public Dockerfiles (FROM google/cloud-sdk:530.0.0-alpine"
+           "@sha256:25acf81d...), found through the code index; not read from the registry",
     checked="2026-12-08",
 )
-"""GCP: the Google Cloud CLI's `stable` image (the smallest Debian one), for `gcloud storage cp`."""
+"""GCP: the Google Cloud CLI's Alpine image, for `gcloud storage rsync` (serving/gcp.py)."""
 
 AZURE_MODEL_LOADER = PinnedImage(
     image="mcr.microsoft.com/azure-cli:2.73.0@sha256:eedd1fb2d6628c6a6f30c5e0cd31b2fd789151514fa0ab645ff440682e5586b7",
@@ -64,10 +65,11 @@ AZURE_MODEL_LOADER = PinnedImage(
 `az storage blob download-batch --auth-mode login` (serving/azure.py `model_loader`)."""
 
 AWS_MODEL_LOADER = PinnedImage(
-    image="public.ecr.aws/aws-cli/aws-cli:2.37.1",
-    source="aws/aws-cli tag 2.37.1 (.changes/2.37.1.json on the v2 branch); the official AWS CLI v2 image on "
-           "ECR Public (public.ecr.aws/aws-cli/aws-cli, entrypoint `aws`; the image sets no USER, so it runs "
-           "as root unless told otherwise, and the CLI runs as any UID with HOME on a writable directory)",
+    image="public.ecr.aws/aws-cli/aws-cli:2.31.23@sha256:668ffb01408e03e1002b36886797c1a97b09f7d0f02fba3123f9fcd68a081dc5",
+    source="the official AWS CLI v2 image on ECR Public (public.ecr.aws/aws-cli/aws-cli, entrypoint `aws`; the image "
+           "sets no USER, and the CLI runs as any UID with HOME on a writable directory); tag and digest as pinned by "
+           "digest in a public Dockerfile (FROM public.ecr.aws/aws-cli/aws-cli:2.31.23@sha256:668ffb01...), found "
+           "through the code index; not read from the registry",
     checked="2026-12-08",
 )
 """AWS: `aws s3 sync` from the cell's bucket prefix, through EKS Pod Identity (serving/aws.py)."""

@@ -142,8 +142,9 @@ def test_every_serving_pod_image_is_on_the_cache_host(plan: dict[str, Any]) -> N
     spec = deployment["inputs"]["spec"]["template"]["spec"]
     images = [c["image"] for c in spec["initContainers"] + spec["containers"]]
     assert images and all(i.startswith(f"{CACHE_HOST}/") for i in images), images
-    assert f"{CACHE_HOST}/ecr-public/aws-cli/aws-cli:2.37.1" in images
-    assert AWS_MODEL_LOADER.image == "public.ecr.aws/aws-cli/aws-cli:2.37.1"
+    # The catalogued loader, through the ECR Public rule, tag and digest kept (prod pins every image).
+    assert AWS_MODEL_LOADER.image.startswith("public.ecr.aws/aws-cli/aws-cli:2.") and "@sha256:" in AWS_MODEL_LOADER.image
+    assert f"{CACHE_HOST}/ecr-public/{AWS_MODEL_LOADER.image.split('/', 1)[1]}" in images
     # The pods wait for the rules and the nodes' grant.
     waits = set(deployment["dependencies"])
     assert _named(plan, f"{CELL}-images-docker-hub-rule")["urn"] in waits

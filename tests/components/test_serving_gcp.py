@@ -446,7 +446,8 @@ def test_chat_pods_admit_only_google_front_ends_and_health_checkers(
     assert rule["ports"] == port
     # And Managed Service for Prometheus's collectors (gmp-system), on the same port, for /metrics.
     [peer] = scraper["from"]
-    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "gmp-system"}}, peer
+    assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gmp-system"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "collector"}}}, peer
     assert scraper["ports"] == port
 
 

@@ -23,7 +23,8 @@ CLOUDS = ("aws", "gcp", "azure")
 BROKEN = {"no-record": "dns", "not-on-cert": "certificate", "no-rule": "route", "no-endpoints": "workload",
           "no-auth": "auth"}
 """Each broken stack and the hop it breaks."""
-SUPPLY_BROKEN = {"no-cache-rule": "image", "no-model-source": "model", "metric-not-produced": "autoscaler"}
+SUPPLY_BROKEN = {"no-cache-rule": "image", "no-model-source": "model", "metric-not-produced": "autoscaler",
+                 "short-probe": "cold-start"}
 """The AWS fixture's stacks that break a hop of the pod's supply (image, model, autoscaler)."""
 SUPPLY_HOPS = ["image", "model", "autoscaler", "cold-start"]
 
@@ -100,7 +101,8 @@ def test_each_broken_supply_hop_is_named(stack: str, tmp_path: Path) -> None:
     detail = backend["verdict"]["detail"]
     assert {"no-cache-rule": "no cache rule of the stack serves that path (rules: docker-hub, ecr-public)",
             "no-model-source": "no init container writes volume 'model'",
-            "metric-not-produced": "inference_requests_in_flight, which nobody produces"}[stack] in detail, detail
+            "metric-not-produced": "inference_requests_in_flight, which nobody produces",
+            "short-probe": "needs 300 s to load, but its startup probe allows 60 s"}[stack] in detail, detail
 
 
 def test_the_good_supply_names_each_part(tmp_path: Path) -> None:
