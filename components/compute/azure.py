@@ -418,13 +418,14 @@ AT_MAX_SECONDS = 900
 """A GPU pool at its maximum node count this long raises an alert: more demand would wait for capacity."""
 
 
-def at_max_query(cluster_name: str, pool: str, max_nodes: int) -> str:
+def at_max_query(pool: str, max_nodes: int) -> str:
     """PromQL that holds while the pool has `max_nodes` nodes or more: kube-state-metrics' `kube_node_info`
     (kept by the ama-metrics add-on's minimal ingestion profile: Azure/prometheus-collector
-    otelcollector/configmapparser/tomlparser-default-targets-metrics-keep-list.rb, kubestate regex) per node
-    of the cluster (`cluster` label, set by the add-on), its nodes named `aks-<pool>-<id>-vmss<instance>`
-    by AKS (pool names are lowercase alphanumerics, so `aks-<pool>-` names this pool only)."""
-    return f'count(kube_node_info{{cluster="{cluster_name}", node=~"aks-{pool}-.*"}}) >= {max_nodes}'
+    otelcollector/configmapparser/tomlparser-default-targets-metrics-keep-list.rb, kubestate regex) per node,
+    its nodes named `aks-<pool>-<id>-vmss<instance>` by AKS (pool names are lowercase alphanumerics, so
+    `aks-<pool>-` names this pool only). The cluster's Azure Monitor workspace holds this cluster's series
+    only (components/metrics/azure.py), so no `cluster` label is matched."""
+    return f'count(kube_node_info{{node=~"aks-{pool}-.*"}}) >= {max_nodes}'
 
 
 def _at_max_alert(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, handle: AksHandle, pool: str,
@@ -439,7 +440,7 @@ def _at_max_alert(parent: pulumi.Resource, name: str, args: GpuNodePoolArgs, han
     args.metrics.alert(AlertRuleRequest(
         parent=parent, name=f"{name}-alert-at-max",
         title=f"GPU pool {pool} of {args.cluster.logical_name}: at its maximum of {max_nodes} nodes for 15 minutes",
-        expression=at_max_query(handle.name, pool, max_nodes),
+        expression=at_max_query(pool, max_nodes),
         for_seconds=AT_MAX_SECONDS, channel=args.alerts))
 
 

@@ -76,7 +76,6 @@ MONITOR_API_VERSION = "azmonitoring.coreos.com/v1"
 SCRAPER_NAMESPACE = "kube-system"
 SCRAPER_LABELS = {"rsName": "ama-metrics"}
 """The ama-metrics replica set's pods: they run PodMonitor/ServiceMonitor scrape jobs."""
-CLUSTER_LABEL = "cluster"
 DCGM_NAMESPACE = "gpu-telemetry"
 DCGM_PORT_NAME = "metrics"
 """The chart's container port name (9400); its pods carry the selector labels `app.kubernetes.io/name`
@@ -257,7 +256,9 @@ def build(parent: pulumi.Resource, name: str, args: ClusterMetricsArgs) -> Metri
     return MetricsBuilt(
         query_url=query_url,
         trigger_metadata={},
-        query_labels={CLUSTER_LABEL: handle.name},
+        # One Azure Monitor workspace per cluster (above): the namespace alone selects an endpoint's pods, so no
+        # query depends on the value the add-on gives the `cluster` label.
+        query_labels={},
         scraper_peers=[{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": SCRAPER_NAMESPACE}},
                         "pod_selector": {"match_labels": dict(SCRAPER_LABELS)}}],
         pipeline="ama-metrics add-on (PodMonitor) -> Azure Monitor workspace (managed Prometheus) -> AKS KEDA add-on",

@@ -34,7 +34,7 @@ from ..catalog.regions import CLOUDS, Cloud
 from ..common.dispatch import unknown
 from ..compute.args import GPU_TAINT_KEY, POOL_LABEL
 from ..secrets import SecretPlace, store_secret
-from ..metrics import KEDA_AUTHENTICATION, SCRAPE_LABEL, AlertRuleRequest, ScrapeRequest
+from ..metrics import KEDA_AUTHENTICATION, SCRAPE_LABEL, AlertRuleRequest, MetricsBuilt, ScrapeRequest
 from .args import (WORKLOADS, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest, ModelEndpointArgs,
                    ModelLoader, Workload, WorkloadIdentity)
 from .coldstart import COLD_START_ANNOTATION, SERVER_START_ANNOTATION, cold_start
@@ -173,6 +173,13 @@ def _pod_spec(args: ModelEndpointArgs, service_account: str, container: k8s.core
     }
 
 
+def _query_labels(built: "MetricsBuilt") -> pulumi.Output[dict[str, str]]:
+    """The cluster's label matchers as one Output of a dict (none where the store holds one cluster)."""
+    if not built.query_labels:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in built.query_labels.items()}).apply(dict)
+
+
 def _scaled_object(w: "_Workload", target: str) -> None:
     """KEDA scales the workload's Deployment on the server's own metric, read from the cluster's
     managed Prometheus (components/metrics). KEDA owns the HorizontalPodAutoscaler it creates; no
@@ -183,7 +190,7 @@ def _scaled_object(w: "_Workload", target: str) -> None:
     assert args.metrics is not None  # the front door requires it in cluster mode
     built = args.metrics.built
     matchers: dict[str, str] = {"namespace": w.namespace}
-    query = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in built.query_labels.items()}).apply(
+    query = _query_labels(built).apply(
         lambda labels: scaling_query(options.scaling.metric, w.contract.metric_names, {**labels, **matchers}))
     metadata: dict[str, pulumi.Input[str]] = {
         "serverAddress": built.query_url, "query": query, "threshold": f"{options.scaling.target:g}",
@@ -413,8 +420,7 @@ def _error_alert(parent: pulumi.Resource, name: str, args: ModelEndpointArgs, co
         return
     assert args.metrics is not None
     built = args.metrics.built
-    labels = pulumi.Output.all(**{k: pulumi.Output.from_input(v) for k, v in built.query_labels.items()})
-    ratio = labels.apply(lambda ls: contract.error_ratio_query({**ls, "namespace": namespace}))
+    ratio = _query_labels(built).apply(lambda ls: contract.error_ratio_query({**ls, "namespace": namespace}))
     if contract.requests_total is None:
         return
     args.metrics.alert(AlertRuleRequest(
