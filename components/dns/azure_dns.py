@@ -7,6 +7,7 @@ from typing import Sequence
 import pulumi
 import pulumi_azure_native as azure_native
 
+from ..common.azure_identity import federated_identity
 from .acme import AcmeClient, AcmeDns01
 from .args import DnsZoneArgs, RecordType
 from .built import ZoneBuilt
@@ -49,8 +50,6 @@ def record(zone_ref: pulumi.Input[str], zone: str, resource_group_name: pulumi.I
 DNS_ZONE_CONTRIBUTOR = "befefa01-2a29-4197-83a8-272ff33ce314"
 """Built-in role "DNS Zone Contributor": manage a zone's record sets, not who may access them (Azure
 built-in roles, Networking). Azure RBAC scopes it no lower than the zone: no per-record or per-type scope."""
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-"""The audience Entra ID expects in federated Kubernetes service-account tokens (AKS workload identity)."""
 WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 WORKLOAD_IDENTITY_CLIENT_ID = "azure.workload.identity/client-id"
 
@@ -76,17 +75,11 @@ def acme_dns01(zone_name: str, resource_group_name: pulumi.Input[str], client: A
     name = client.name
     config = azure_native.authorization.get_client_config_output(
         opts=pulumi.InvokeOutputOptions(parent=owner, provider=opts.provider))
-    identity = azure_native.managedidentity.UserAssignedIdentity(
-        f"{name}-acme-identity", resource_group_name=resource_group_name, location=client.region, opts=opts)
-    credential = azure_native.managedidentity.FederatedIdentityCredential(
-        f"{name}-acme-federation",
-        resource_group_name=resource_group_name,
-        resource_name_=identity.name,
-        federated_identity_credential_resource_name=f"{client.namespace}-{client.service_account}",
-        issuer=client.issuer_url,
-        subject=f"system:serviceaccount:{client.namespace}:{client.service_account}",
-        audiences=[TOKEN_AUDIENCE],
-        opts=opts)
+    federated = federated_identity(f"{name}-acme-identity", f"{name}-acme-federation",
+                                   resource_group_name=resource_group_name, location=client.region,
+                                   issuer=client.issuer_url, namespace=client.namespace,
+                                   service_account=client.service_account, opts=opts)
+    identity, credential = federated.identity, federated.credential
     role = azure_native.authorization.RoleAssignment(
         f"{name}-acme-dns-role",
         principal_id=identity.principal_id,

@@ -2,7 +2,8 @@
 
 from .args import (DOCKER_HUB, CacheBuilt, Credential, ImageCacheArgs, ImageRef, ImagesOptions, RegistryCredential,
                    Upstream, digest_problem, parse_image)
-from .cache import ImageCache, cache_problems, supported_upstreams
+from .cache import ImageCache, cache_problems, supported_upstreams, upstream_problem
 
 __all__ = ["CacheBuilt", "Credential", "DOCKER_HUB", "ImageCache", "ImageCacheArgs", "ImageRef", "ImagesOptions",
-           "RegistryCredential", "Upstream", "cache_problems", "digest_problem", "parse_image", "supported_upstreams"]
+           "RegistryCredential", "Upstream", "cache_problems", "digest_problem", "parse_image", "supported_upstreams",
+           "upstream_problem"]

@@ -42,16 +42,25 @@ def supported_upstreams(cloud: Cloud) -> Mapping[str, Upstream]:
     return _cloud(cloud)[1]
 
 
+def upstream_problem(cloud: Cloud, host: str) -> str | None:
+    """None when `cloud`'s cache can pull through registry `host`; else what is allowed."""
+    supported = supported_upstreams(cloud)
+    if host in supported:
+        return None
+    return f"allowed: an image from a registry the {cloud} cache pulls through: {', '.join(sorted(supported))}"
+
+
 def cache_problems(cloud: Cloud, upstreams: tuple[str, ...], credentials: Mapping[str, object],
-                   path: str = "ImageCacheArgs") -> list[Problem]:
-    """Every upstream must be one the cloud's cache supports, with credentials where it needs them."""
+                   path: str = "ImageCacheArgs", upstreams_path: str | None = None) -> list[Problem]:
+    """Every upstream must be one the cloud's cache supports (reported at `upstreams_path`, when given),
+    with credentials where it needs them (at `<path>.credentials.<host>`)."""
     supported = supported_upstreams(cloud)
     problems: list[Problem] = []
     for host in upstreams:
         upstream = supported.get(host)
         if upstream is None:
-            problems.append(Problem(f"{path}.upstreams", host,
-                                    f"allowed: a registry the {cloud} cache pulls through: {', '.join(sorted(supported))}"))
+            if upstreams_path is not None:
+                problems.append(Problem(upstreams_path, host, upstream_problem(cloud, host) or ""))
         elif upstream.needs_credentials and host not in credentials:
             problems.append(Problem(f"{path}.credentials.{host}", None,
                                     f"required: the {cloud} cache pulls from {host} only with credentials "
@@ -69,7 +78,8 @@ class ImageCache(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImageCacheArgs, opts: pulumi.ResourceOptions | None = None):
         problems = choice_problems("ImageCacheArgs.cloud", args.cloud, CLOUDS)
         raise_if_any(f"invalid ImageCache {name!r}", problems)
-        raise_if_any(f"invalid ImageCache {name!r}", cache_problems(args.cloud, args.upstreams, args.credentials))
+        raise_if_any(f"invalid ImageCache {name!r}", cache_problems(args.cloud, args.upstreams, args.credentials,
+                                                                    upstreams_path="ImageCacheArgs.upstreams"))
         build, _ = _cloud(args.cloud)
         opts = args.environment.tagged(self, opts)
         super().__init__("aiinfra:images:ImageCache", name, None, opts)
@@ -94,4 +104,4 @@ class ImageCache(pulumi.ComponentResource):
         return parse_image(image).registry in self._prefixes
 
 
-__all__ = ["Credential", "ImageCache", "cache_problems", "supported_upstreams"]
+__all__ = ["Credential", "ImageCache", "cache_problems", "supported_upstreams", "upstream_problem"]

@@ -57,6 +57,7 @@ import pulumi_kubernetes as k8s
 
 from ..catalog.charts import DCGM_EXPORTER
 from ..common import InputError, Problem
+from ..common.azure_identity import federated_identity
 from ..compute.args import GPU_NODE_LABEL, GPU_TAINT_KEY
 from .args import KEDA_AUTHENTICATION, SCRAPE_LABEL, AlertRuleRequest, ClusterMetricsArgs, MetricsBuilt, ScrapeRequest
 
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 
 MONITORING_DATA_READER = "b0d8363b-8ddd-447d-831f-62ca05bff136"
 """Built-in role Monitoring Data Reader: query an Azure Monitor workspace."""
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 PROMETHEUS_STREAM = "Microsoft-PrometheusMetrics"
 KEDA_NAMESPACE = "kube-system"
 KEDA_SERVICE_ACCOUNT = "keda-operator"
@@ -164,17 +164,10 @@ def build(parent: pulumi.Resource, name: str, args: ClusterMetricsArgs) -> Metri
                     "deleting it stops collection.",
         opts=env.child(parent))
 
-    identity = azure_native.managedidentity.UserAssignedIdentity(
-        f"{name}-keda-identity", resource_group_name=group, location=args.region, opts=env.child(parent))
-    federated = azure_native.managedidentity.FederatedIdentityCredential(
-        f"{name}-keda-federated-credential",
-        resource_group_name=group,
-        resource_name_=identity.name,
-        federated_identity_credential_resource_name=f"{KEDA_NAMESPACE}-{KEDA_SERVICE_ACCOUNT}",
-        issuer=args.cluster.oidc_issuer,
-        subject=f"system:serviceaccount:{KEDA_NAMESPACE}:{KEDA_SERVICE_ACCOUNT}",
-        audiences=[TOKEN_AUDIENCE],
-        opts=env.child(parent))
+    keda = federated_identity(f"{name}-keda-identity", f"{name}-keda-federated-credential",
+                              resource_group_name=group, location=args.region, issuer=args.cluster.oidc_issuer,
+                              namespace=KEDA_NAMESPACE, service_account=KEDA_SERVICE_ACCOUNT, opts=env.child(parent))
+    identity, federated = keda.identity, keda.credential
     reader = azure_native.authorization.RoleAssignment(
         f"{name}-keda-reader",
         principal_id=identity.principal_id,

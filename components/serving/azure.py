@@ -120,6 +120,7 @@ import pulumi_kubernetes as k8s
 from ..catalog.gpus import gpu_machine
 from ..common import Problem
 from ..common.naming import stable_suffix
+from ..common.azure_identity import federated_identity
 from ..common.azure_keyvault import key_vault
 from ..common.dispatch import unknown
 from .args import (MANAGED_METRICS, managed_metric, EndpointOutputs, Entry, EntryRequest, IngressSettings, LoaderRequest,
@@ -131,8 +132,6 @@ if TYPE_CHECKING:
 ml = azure_native.machinelearningservices
 
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-"""The audience Entra ID expects in federated Kubernetes service-account tokens."""
 
 APP_ROUTING_NAMESPACE = "app-routing-system"
 """Where the application routing add-on runs its NGINX controllers (aks-app-routing-operator
@@ -204,17 +203,10 @@ def workload_identity(parent: pulumi.Resource, name: str, args: ModelEndpointArg
     assert args.cluster is not None
     env = args.environment
     group = _group(args)
-    identity = azure_native.managedidentity.UserAssignedIdentity(
-        f"{name}-identity", resource_group_name=group, location=args.region, opts=env.child(parent))
-    credential = azure_native.managedidentity.FederatedIdentityCredential(
-        f"{name}-federated-credential",
-        resource_group_name=group,
-        resource_name_=identity.name,
-        federated_identity_credential_resource_name=f"{namespace}-{service_account}",
-        issuer=args.cluster.oidc_issuer,
-        subject=f"system:serviceaccount:{namespace}:{service_account}",
-        audiences=[TOKEN_AUDIENCE],
-        opts=env.child(parent))
+    federated = federated_identity(f"{name}-identity", f"{name}-federated-credential", resource_group_name=group,
+                                   location=args.region, issuer=args.cluster.oidc_issuer, namespace=namespace,
+                                   service_account=service_account, opts=env.child(parent))
+    identity, credential = federated.identity, federated.credential
     reader = _blob_reader(parent, f"{name}-model-reader", args, identity.principal_id,
                           _client(parent).subscription_id)
     return WorkloadIdentity(

@@ -19,7 +19,7 @@ from ..common import InputError, Problem
 from ..backup import backup_problems
 from ..compute import cluster_problems, gpu_pool_problems
 from ..network import network_problems
-from ..images import cache_problems
+from ..images import cache_problems, parse_image, upstream_problem
 from ..serving import auth_problems, endpoint_problems, prod_image_problems
 from ..serving.images import upstreams
 from ..serving.args import STATIC_ENTRY_ADDRESS
@@ -229,9 +229,14 @@ def _alert_and_image_problems(namespace: str, spec: EnvironmentSpec) -> list[Pro
                                     f"({', '.join(sorted(spec.secrets)) or 'none set'}); set it with `pulumi config "
                                     f"set --secret --path '{namespace}:secrets.{credential.token_secret}' <token>`"))
     seen: set[tuple[str, str]] = set()
-    for cell in spec.cells:
+    for i, cell in enumerate(spec.cells):
         if cell.cluster is None:
             continue
+        # An image from a registry the cell's cache cannot pull through: named at the image's own key.
+        for j, endpoint in enumerate(cell.endpoints):
+            image = endpoint.model.image
+            if endpoint.mode == "cluster" and image and (bad := upstream_problem(cell.cloud, parse_image(image).registry)):
+                problems.append(Problem(key_path(namespace, ("cells", i, "endpoints", j, "model", "image")), image, bad))
         for p in cache_problems(cell.cloud, upstreams(cell.cloud, cell.endpoints), spec.images.credentials,
                                 path=f"{namespace}:images"):
             if (p.path, str(p.received)) not in seen:

@@ -186,7 +186,8 @@ SERVING_CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
                     "args": ["tritonserver"], "health_path": "/v2/health/ready",
                     "metrics": {"running": "a", "waiting": "b", "success_total": "c"}},
         engine="custom", auth="none")], "aiinfra:dns": {"zone": "models.example.com"}},
-     ["aiinfra:images.upstreams", "'nvcr.io'", "a registry the gcp cache pulls through"]),
+     ["aiinfra:cells[0].endpoints[0].model.image", "'nvcr.io/nvidia/tritonserver:25.01-py3'",
+      "an image from a registry the gcp cache pulls through"]),
     ("the old engine values", "dev", {"aiinfra:cells": [_serving_cell(AWS, engine="kserve")]},
      ["aiinfra:cells[0].endpoints[0].engine", "moved to `workload`"]),
     ("a flag vLLM does not have", "dev", {"aiinfra:cells": [_serving_cell(
